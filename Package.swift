@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "MeshChat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "meshchat", targets: ["meshchat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "MeshCrypto", dependencies: ["CSodium", "COpenSSL"]),
+        .target(name: "MeshNoise", dependencies: ["MeshCrypto"]),
+        .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
+        .target(name: "MeshGossip", dependencies: ["MeshWire", "MeshCrypto"]),
+        .target(name: "MeshChatUI", dependencies: ["MeshWire"]),
+        .target(name: "MeshNode", dependencies: [
+            "MeshCrypto", "MeshNoise", "MeshWire", "MeshGossip",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "meshchat", dependencies: [
+            "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
+        .testTarget(name: "MeshNoiseTests", dependencies: ["MeshNoise", "MeshCrypto"]),
+        .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
+        .testTarget(name: "MeshGossipTests", dependencies: ["MeshGossip", "MeshWire", "MeshCrypto"]),
+        .testTarget(name: "MeshChatUITests", dependencies: ["MeshChatUI", "MeshWire"]),
+        .testTarget(name: "MeshNodeTests", dependencies: [
+            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+    ]
+)
