@@ -1,0 +1,185 @@
+/// What a typed line asks the node to do.
+
+/// A parsed input line: text for the current room, or one of the slash commands.
+public enum ChatCommand: Equatable, Sendable {
+    /// An empty or whitespace-only line: nothing to do.
+    case empty
+    /// Text for the current room.
+    case say(String)
+    /// `/msg NAME TEXT`: direct text to the pinned peer NAME.
+    case direct(peer: String, text: String)
+    /// `/join ROOM`: make ROOM the current room.
+    case join(String)
+    /// `/peers`: list pinned peers and links.
+    case peers
+    /// `/history [N]`: show the last N messages of the current room, or a default number.
+    case history(limit: Int?)
+    /// `/quit`: close links and exit.
+    case quit
+    /// `/help`: show `helpText`.
+    case help
+
+    /// Largest N `/history N` accepts, so one command cannot ask the store for everything it has.
+    public static let maxHistoryLimit = 10_000
+    /// Longest text in UTF-8 bytes: the protocol's body limit (PROTOCOL.md section 6, "1..16384 bytes").
+    public static let maxTextBytes = 16_384
+
+    /// The commands, one a line, as `/help` shows them.
+    public static let helpText = """
+        Type text and press Enter to send it to the current room. Commands:
+          /msg NAME TEXT   send TEXT to the pinned peer NAME only
+          /join ROOM       switch to ROOM (created by speaking in it)
+          /peers           list pinned peers and which are linked
+          /history [N]     show the last N messages of this room
+          /quit            close every link and exit
+          /help            show this help
+          //TEXT           send TEXT starting with one slash
+        Keys: Left/Right, Home/End (Ctrl-A/Ctrl-E), Up/Down for earlier lines, Ctrl-W deletes a word,
+        Ctrl-U and Ctrl-K delete to the start and to the end, Ctrl-L redraws, Ctrl-D on an empty line quits.
+        """
+
+    /// Parses one typed line.
+    public static func parse(_ line: String) -> Result<ChatCommand, ChatCommandError> {
+        if line.allSatisfy(\.isWhitespace) {
+            return .success(.empty)
+        }
+        guard line.hasPrefix("/") else {
+            return say(line)
+        }
+        if line.hasPrefix("//") {
+            return say(String(line.dropFirst()))
+        }
+        let afterSlash = line.dropFirst()
+        let name = afterSlash.prefix { !$0.isWhitespace }
+        let arguments = afterSlash.dropFirst(name.count).trimmingWhitespace()
+        switch name.lowercased() {
+        case "msg": return direct(arguments)
+        case "join": return join(arguments)
+        case "peers": return noArguments(.peers, name: "peers", arguments)
+        case "history": return history(arguments)
+        case "quit": return noArguments(.quit, name: "quit", arguments)
+        case "help": return noArguments(.help, name: "help", arguments)
+        default: return .failure(.unknownCommand(escapeForTerminal(String(name))))
+        }
+    }
+
+    private static func say(_ text: String) -> Result<ChatCommand, ChatCommandError> {
+        guard text.utf8.count <= maxTextBytes else { return .failure(.textTooLong) }
+        return .success(.say(text))
+    }
+
+    private static func direct(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
+        let peer = arguments.prefix { !$0.isWhitespace }
+        let text = arguments.dropFirst(peer.count).trimmingWhitespace()
+        guard !peer.isEmpty, !text.isEmpty else { return .failure(.missingMessageArguments) }
+        guard PeerName.isValid(peer) else { return .failure(.invalidPeerName) }
+        guard text.utf8.count <= maxTextBytes else { return .failure(.textTooLong) }
+        return .success(.direct(peer: String(peer), text: String(text)))
+    }
+
+    private static func join(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
+        // A room name may contain spaces (PROTOCOL.md section 1 forbids only Cc), so the whole rest is the room.
+        guard !arguments.isEmpty else { return .failure(.missingRoom) }
+        guard RoomName.isValid(arguments) else { return .failure(.invalidRoom) }
+        return .success(.join(String(arguments)))
+    }
+
+    private static func history(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
+        if arguments.isEmpty { return .success(.history(limit: nil)) }
+        guard arguments.allSatisfy(\.isASCII), let limit = Int(arguments), (1...maxHistoryLimit).contains(limit) else {
+            return .failure(.invalidHistoryLimit)
+        }
+        return .success(.history(limit: limit))
+    }
+
+    private static func noArguments(
+        _ command: ChatCommand, name: String, _ arguments: Substring
+    ) -> Result<ChatCommand, ChatCommandError> {
+        arguments.isEmpty ? .success(command) : .failure(.unexpectedArguments(command: name))
+    }
+}
+
+/// Why a typed line is not a command; `description` tells the person what to type instead.
+public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `/NAME` is not a command; carries NAME, already escaped for the terminal.
+    case unknownCommand(String)
+    /// `/msg` without a peer name or without text.
+    case missingMessageArguments
+    /// `/msg` with a name that cannot be a pinned peer's.
+    case invalidPeerName
+    /// `/join` without a room.
+    case missingRoom
+    /// `/join` with a room name the protocol forbids.
+    case invalidRoom
+    /// `/history` with something other than a whole number in range.
+    case invalidHistoryLimit
+    /// A command that takes no arguments was given some; carries the command name.
+    case unexpectedArguments(command: String)
+    /// The text is longer than a message body may be.
+    case textTooLong
+
+    /// One sentence saying what went wrong and what to type.
+    public var description: String {
+        switch self {
+        case .unknownCommand(let name):
+            "There is no command /\(name): type /help to list the commands, or start the line with // to send text beginning with a slash."
+        case .missingMessageArguments:
+            "Type /msg NAME TEXT to send TEXT to the pinned peer NAME, for example /msg alice hello."
+        case .invalidPeerName:
+            "A peer name is 1 to \(PeerName.maxLength) of the characters A-Z a-z 0-9 . _ - so type /peers to see the names you can use with /msg."
+        case .missingRoom:
+            "Type /join ROOM to switch rooms, for example /join general."
+        case .invalidRoom:
+            "A room name is 1 to \(RoomName.maxBytes) bytes with no control characters, so type /join ROOM with a shorter name, for example /join general."
+        case .invalidHistoryLimit:
+            "Type /history for recent messages or /history N with N a whole number from 1 to \(ChatCommand.maxHistoryLimit)."
+        case .unexpectedArguments(let command):
+            "Type /\(command) on its own: it takes no arguments."
+        case .textTooLong:
+            "That text is longer than \(ChatCommand.maxTextBytes) bytes: send it as several shorter messages."
+        }
+    }
+}
+
+/// The room name rule of PROTOCOL.md section 1: "a str of 1..32 bytes (rooms 1..64) with no character of Unicode category Cc".
+///
+/// Kept here rather than taken from MeshWire so the chat layer can be tested on its own; both follow the same sentence.
+public enum RoomName {
+    /// Longest room name in UTF-8 bytes (PROTOCOL.md section 1).
+    public static let maxBytes = 64
+
+    /// Whether `name` is a room name the protocol allows.
+    public static func isValid(_ name: some StringProtocol) -> Bool {
+        (1...maxBytes).contains(name.utf8.count) && !name.unicodeScalars.contains(where: TerminalText.isControl)
+    }
+}
+
+/// The pinned peer name rule of the trusted-peers file (DESIGN.md): 1..32 of `A-Za-z0-9._-`.
+public enum PeerName {
+    /// Longest peer name in characters.
+    public static let maxLength = 32
+
+    /// Whether `name` can name a pinned peer.
+    public static func isValid(_ name: some StringProtocol) -> Bool {
+        (1...maxLength).contains(name.utf8.count) && name.utf8.allSatisfy(isAllowed)
+    }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
+    }
+}
+
+extension Substring {
+    /// The substring without leading and trailing whitespace.
+    fileprivate func trimmingWhitespace() -> Substring {
+        let start = firstIndex { !$0.isWhitespace } ?? endIndex
+        let end = lastIndex { !$0.isWhitespace }.map(index(after:)) ?? start
+        return self[start..<end]
+    }
+}
