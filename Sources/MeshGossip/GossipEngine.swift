@@ -1,0 +1,250 @@
+import MeshCrypto
+import MeshWire
+
+/// The gossip rules of PROTOCOL.md section 6 as a synchronous state machine: envelope bytes,
+/// link events and the time in; actions out. No sockets, clock or tasks inside; the owner
+/// passes the time (milliseconds since the Unix epoch) to every call and carries out the actions.
+///
+/// The engine is a value, but `store` is a shared reference: the store is the engine's durable
+/// memory of ids and sequence numbers, and it is swapped (in memory, SQLite) without touching this type.
+public struct GossipEngine {
+    /// This node's signing identity.
+    private let identity: SigningPrivateKey
+    /// Its X25519 form, for opening direct messages addressed to us.
+    private let keyAgreementKey: KeyAgreementPrivateKey
+    /// Where accepted envelopes are stored.
+    public let store: any MessageStore
+    /// The limits in force.
+    public let configuration: GossipConfiguration
+
+    /// Linked neighbours and their invalid-envelope record; only linked peers are tracked, so this
+    /// is bounded by the number of links.
+    private var links: [PeerID: InvalidEnvelopeRecord] = [:]
+    private var held = HeldEnvelopes()
+
+    /// An engine for `identity` over `store`, with no links.
+    public init(identity: SigningPrivateKey, store: any MessageStore, configuration: GossipConfiguration = .init()) {
+        self.identity = identity
+        self.keyAgreementKey = identity.keyAgreementKey()
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// This node's public identity.
+    public var publicKey: SigningPublicKey { identity.publicKey }
+
+    /// The neighbours envelopes are currently forwarded to.
+    public var linkedPeers: Set<PeerID> { Set(links.keys) }
+
+    /// How many far-future envelopes are held back.
+    public var heldCount: Int { held.count }
+
+    // MARK: Links
+
+    /// A link to `peer` is established. Idempotent: a link that is already up keeps its record.
+    public mutating func linkUp(_ peer: PeerID) {
+        if links[peer] == nil { links[peer] = .clean }
+    }
+
+    /// The link to `peer` is gone; its invalid-envelope record is forgotten. Envelopes it sent
+    /// that are held back stay held and are still processed when released.
+    public mutating func linkDown(_ peer: PeerID) {
+        links[peer] = nil
+    }
+
+    // MARK: Receiving
+
+    /// Applies PROTOCOL.md 6 rules 1-4 to one envelope that `peer` sent. Throws only what the store throws.
+    public mutating func receive(_ envelopeBytes: [UInt8], from peer: PeerID, now: UInt64) throws -> [GossipAction] {
+        // Rule 1: "drops it, keeping the connection, if it does not parse exactly, its signature
+        // does not verify or a field is out of range".
+        let envelope: Envelope
+        do {
+            envelope = try Envelope.parse(envelopeBytes)
+        } catch {
+            return invalid(from: peer, reason: .malformed, now: now)
+        }
+        guard envelope.hasValidSignature else {
+            return invalid(from: peer, reason: .badSignature, now: now)
+        }
+        if envelope.kind == .room, Self.text(fromUTF8: envelope.body) == nil {
+            // The codec checks this; a body that still is not UTF-8 is out of range all the same.
+            return invalid(from: peer, reason: .malformed, now: now)
+        }
+
+        // Rule 2: "keeps aside, without counting it as invalid, an envelope whose timestamp is
+        // more than 5 minutes ahead of the node's clock, until it is no longer ahead".
+        if isFarFuture(envelope, now: now) {
+            return hold(envelope, from: peer)
+        }
+        return try accept(envelope, from: peer)
+    }
+
+    /// Processes held envelopes that are no longer ahead of `now`, nearest first, as if each had just
+    /// arrived from the neighbour that sent it (forwarded to every other link, even if that
+    /// neighbour is gone), and forgets invalid envelopes that slid out of the window.
+    ///
+    /// If the store throws, the envelope that failed and those after it stay held for the next tick.
+    public mutating func tick(now: UInt64) throws -> [GossipAction] {
+        for peer in links.keys {
+            links[peer]?.prune(now: now, windowMs: configuration.invalidEnvelopeWindowMs)
+        }
+        // "until it is no longer ahead": released once its timestamp is not after our clock.
+        let released = held.release(timestampsUpTo: now)
+        var actions: [GossipAction] = []
+        for (index, entry) in released.enumerated() {
+            do {
+                actions += try accept(entry.envelope, from: entry.from)
+            } catch {
+                held.restore(released[index...])
+                throw error
+            }
+        }
+        return actions
+    }
+
+    // MARK: Posting
+
+    /// Signs a room message as the next seq of this node, stores it, and sends it (hops 0) to every
+    /// linked neighbour. It is not delivered back to this node: the caller has the envelope.
+    public mutating func postRoom(text: String, room: String, nickname: String, now: UInt64) throws
+        -> (envelope: Envelope, actions: [GossipAction])
+    {
+        guard Names.isValidRoom(room) else { throw GossipError.invalidRoom }
+        guard Names.isValidNickname(nickname) else { throw GossipError.invalidNickname }
+        let body = Array(text.utf8)
+        guard WireBounds.roomBodyBytes.contains(body.count) else { throw GossipError.invalidTextLength }
+        return try post(kind: .room, nickname: nickname, room: room, recipient: nil, body: body, now: now)
+    }
+
+    /// Seals `text` to `recipient` (`crypto_box_seal` to its X25519 key), signs it as the next seq
+    /// of this node, stores it, and sends it (hops 0) to every linked neighbour.
+    public mutating func postDirect(text: String, to recipient: SigningPublicKey, nickname: String, now: UInt64) throws
+        -> (envelope: Envelope, actions: [GossipAction])
+    {
+        guard recipient != identity.publicKey else { throw GossipError.directToSelf }
+        guard Names.isValidNickname(nickname) else { throw GossipError.invalidNickname }
+        let plaintext = Array(text.utf8)
+        guard WireBounds.directBodyBytes.contains(plaintext.count + SealedBox.overhead) else {
+            throw GossipError.invalidTextLength
+        }
+        let recipientKey: KeyAgreementPublicKey
+        do {
+            recipientKey = try recipient.keyAgreementKey()
+        } catch {
+            throw GossipError.invalidRecipient
+        }
+        let body = SealedBox.seal(plaintext, to: recipientKey)
+        // kind 2: "room: empty".
+        return try post(kind: .direct, nickname: nickname, room: "", recipient: recipient, body: body, now: now)
+    }
+
+    private mutating func post(
+        kind: EnvelopeKind, nickname: String, room: String, recipient: SigningPublicKey?, body: [UInt8], now: UInt64
+    ) throws -> (envelope: Envelope, actions: [GossipAction]) {
+        // "seq: the author's sequence number: 1, 2, 3, ... with no gaps".
+        let (seq, overflow) = try store.highestSeq(author: identity.publicKey).addingReportingOverflow(1)
+        guard !overflow else { throw GossipError.sequenceExhausted }
+        let envelope: Envelope
+        do {
+            envelope = try Envelope.signed(
+                kind: kind, by: identity, seq: seq, timestamp: now,
+                nickname: nickname, room: room, recipient: recipient, body: body)
+        } catch {
+            throw GossipError.envelope(error)
+        }
+        // The seq is new, so the id is too; storing before sending means a crash never leaves a
+        // message out on the mesh that this node has forgotten (and would reuse the seq of).
+        _ = try store.insert(envelope)
+        let actions = links.keys.sorted().map { GossipAction.send(envelope, to: $0) }
+        return (envelope, actions)
+    }
+
+    // MARK: Rules
+
+    /// Counts an invalid envelope against `peer` and drops it; asks once for the link to close
+    /// when the peer passes the limit inside the window.
+    private mutating func invalid(from peer: PeerID, reason: DropReason, now: UInt64) -> [GossipAction] {
+        var actions: [GossipAction] = [.dropped(from: peer, reason: reason)]
+        // Envelopes from a peer that is not linked (a frame racing its link's close) are dropped
+        // but not counted: records exist only for linked peers, which keeps memory bounded.
+        if links[peer]?.recordInvalid(
+            now: now, limit: configuration.invalidEnvelopeLimit, windowMs: configuration.invalidEnvelopeWindowMs) == true
+        {
+            actions.append(.disconnect(peer, .tooManyInvalidEnvelopes))
+        }
+        return actions
+    }
+
+    private func isFarFuture(_ envelope: Envelope, now: UInt64) -> Bool {
+        envelope.timestamp > now && envelope.timestamp - now > configuration.farFutureToleranceMs
+    }
+
+    /// Rule 2's holding, deduplicated by id and bounded by `maxHeldEnvelopes`.
+    private mutating func hold(_ envelope: Envelope, from peer: PeerID) -> [GossipAction] {
+        guard !held.contains(envelope.id) else { return [.dropped(from: peer, reason: .duplicate)] }
+        let evicted = held.hold(.init(envelope: envelope, from: peer), capacity: configuration.maxHeldEnvelopes)
+        return evicted.map { [.dropped(from: $0.from, reason: .heldLimit)] } ?? []
+    }
+
+    /// Rules 3 and 4 for a valid envelope that is not far ahead.
+    private mutating func accept(_ envelope: Envelope, from peer: PeerID) throws -> [GossipAction] {
+        // Rule 3: "drops it if it already has that message id".
+        guard try !store.contains(envelope.id) else { return [.dropped(from: peer, reason: .duplicate)] }
+        // "a second envelope with an author and seq already seen but another id is kept like any
+        // other (the node may warn that the author reused a sequence number)".
+        let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)
+
+        // Rule 4: "otherwise stores it durably, shows it ..., and forwards it". Stored first, so
+        // nothing is shown or sent that a crash could lose.
+        guard try store.insert(envelope) else { return [.dropped(from: peer, reason: .duplicate)] }
+
+        var actions: [GossipAction] = []
+        if let earlier, earlier != envelope.id {
+            actions.append(.sequenceReused(author: envelope.author, seq: envelope.seq))
+        }
+        switch delivery(of: envelope) {
+        case .show(let delivery): actions.append(.deliver(delivery))
+        case .notForUs: break
+        case .unopenable: actions.append(.dropped(from: peer, reason: .undecryptableDirect))
+        }
+        // "forwards it to every other connected peer with hops increased by one, if the result is
+        // not above the node's maximum hop count".
+        if envelope.hops < configuration.hopLimit {
+            let forwarded = envelope.withHops(envelope.hops + 1)
+            for neighbour in links.keys.sorted() where neighbour != peer {
+                actions.append(.send(forwarded, to: neighbour))
+            }
+        }
+        return actions
+    }
+
+    private enum Showing {
+        case show(Delivery)
+        case notForUs
+        case unopenable
+    }
+
+    /// "room text in that room's view; direct text only on the recipient's node, after
+    /// `crypto_box_seal_open`; a box that does not open or holds invalid UTF-8 is not shown".
+    private func delivery(of envelope: Envelope) -> Showing {
+        switch envelope.kind {
+        case .room:
+            guard let text = Self.text(fromUTF8: envelope.body) else { return .unopenable }
+            return .show(Delivery(envelope: envelope, text: text))
+        case .direct:
+            guard envelope.recipient == identity.publicKey else { return .notForUs }
+            guard let plaintext = try? SealedBox.open(envelope.body, with: keyAgreementKey),
+                  let text = Self.text(fromUTF8: plaintext)
+            else { return .unopenable }
+            return .show(Delivery(envelope: envelope, text: text))
+        }
+    }
+
+    /// The string these bytes encode, or nil if they are not valid UTF-8.
+    private static func text(fromUTF8 bytes: [UInt8]) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        // Decoding replaces invalid sequences with U+FFFD, so a faithful decode re-encodes to the input.
+        return text.utf8.elementsEqual(bytes) ? text : nil
+    }
+}

@@ -1,0 +1,72 @@
+import MeshCrypto
+import MeshWire
+
+/// Where accepted envelopes live. Implementations must make `insert` durable before returning
+/// (PROTOCOL.md 6 rule 4: "stores it durably, shows it ..."), because the engine emits
+/// `.deliver` and `.send` only after `insert` returns.
+public protocol MessageStore: AnyObject {
+    /// Whether an envelope with this id is stored.
+    func contains(_ id: MessageID) throws -> Bool
+    /// Stores the envelope (as received, with its hops); returns false if the id was already stored.
+    func insert(_ envelope: Envelope) throws -> Bool
+    /// Another stored message by the same author and seq, if any (for the reuse warning).
+    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID?
+    /// The highest seq stored for `author`, 0 if none.
+    func highestSeq(author: SigningPublicKey) throws -> UInt64
+    /// The most recently stored messages, oldest first, optionally filtered to one room (room kind only).
+    func recent(room: String?, limit: Int) throws -> [Envelope]
+}
+
+/// A `MessageStore` in memory, for tests and the in-memory mesh. Keeps everything it is given
+/// (it is as unbounded as a database); insertion order is the order `recent` reports.
+public final class InMemoryMessageStore: MessageStore {
+    private struct AuthorSeq: Hashable {
+        let author: SigningPublicKey
+        let seq: UInt64
+    }
+
+    private var envelopes: [Envelope] = []
+    private var ids: Set<MessageID> = []
+    /// The first id stored for each author and seq; a reused seq keeps the first.
+    private var idByAuthorSeq: [AuthorSeq: MessageID] = [:]
+    private var highestSeqByAuthor: [SigningPublicKey: UInt64] = [:]
+
+    /// An empty store.
+    public init() {}
+
+    /// How many envelopes are stored.
+    public var count: Int { envelopes.count }
+
+    /// Every stored envelope, in insertion order.
+    public var all: [Envelope] { envelopes }
+
+    /// Whether an envelope with this id is stored.
+    public func contains(_ id: MessageID) -> Bool { ids.contains(id) }
+
+    /// Stores the envelope; returns false if the id was already stored.
+    public func insert(_ envelope: Envelope) -> Bool {
+        guard ids.insert(envelope.id).inserted else { return false }
+        envelopes.append(envelope)
+        let key = AuthorSeq(author: envelope.author, seq: envelope.seq)
+        if idByAuthorSeq[key] == nil { idByAuthorSeq[key] = envelope.id }
+        highestSeqByAuthor[envelope.author] = max(highestSeqByAuthor[envelope.author] ?? 0, envelope.seq)
+        return true
+    }
+
+    /// The first stored id for this author and seq, if any.
+    public func messageID(author: SigningPublicKey, seq: UInt64) -> MessageID? {
+        idByAuthorSeq[AuthorSeq(author: author, seq: seq)]
+    }
+
+    /// The highest seq stored for `author`, 0 if none.
+    public func highestSeq(author: SigningPublicKey) -> UInt64 {
+        highestSeqByAuthor[author] ?? 0
+    }
+
+    /// The last `limit` stored envelopes (optionally only room messages of `room`), oldest first.
+    public func recent(room: String?, limit: Int) -> [Envelope] {
+        guard limit > 0 else { return [] }
+        guard let room else { return Array(envelopes.suffix(limit)) }
+        return Array(envelopes.lazy.filter { $0.kind == .room && $0.room == room }.suffix(limit))
+    }
+}
