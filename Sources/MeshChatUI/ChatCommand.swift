@@ -126,7 +126,7 @@ public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertibl
         case .missingMessageArguments:
             "Type /msg NAME TEXT to send TEXT to the pinned peer NAME, for example /msg alice hello."
         case .invalidPeerName:
-            "A peer name is 1 to \(PeerName.maxLength) of the characters A-Z a-z 0-9 . _ - so type /peers to see the names you can use with /msg."
+            "A peer name is 1 to \(PeerName.maxLength) ASCII letters, digits, dots, underscores or hyphens: type /peers to see the names you can use with /msg."
         case .missingRoom:
             "Type /join ROOM to switch rooms, for example /join general."
         case .invalidRoom:

@@ -110,7 +110,9 @@ public struct LineEditor: Sendable {
         case .historyPrevious: recallPrevious(events: &events)
         case .historyNext: recallNext(events: &events)
         }
-        if before.0 != characters || before.1 != cursor, events.last != .lineChanged {
+        // One change event per run of edits; a submit already tells the caller the line was emptied.
+        let changed = before.0 != characters || before.1 != cursor
+        if changed, key != .enter, events.last != .lineChanged {
             events.append(.lineChanged)
         }
     }
