@@ -15,10 +15,14 @@ public struct ChatScreen: Sendable {
 
     /// The room typed text goes to, shown in the prompt.
     public var room: String
+    /// Terminal width, when known: input that would not fit is scrolled sideways instead of wrapping,
+    /// because erasing the line only erases the row the cursor is on.
+    public var columns: Int?
 
-    /// Creates a screen whose prompt names `room`.
-    public init(room: String) {
+    /// Creates a screen whose prompt names `room`, for a terminal `columns` wide if that is known.
+    public init(room: String, columns: Int? = nil) {
         self.room = room
+        self.columns = columns
     }
 
     /// The prompt, such as `[general] > `, with the room name escaped like any text from the network.
@@ -56,12 +60,44 @@ public struct ChatScreen: Sendable {
     /// Prompt and input, then ESC [ n D to move left over the columns drawn right of the cursor.
     private func promptAndInput(editor: LineEditor) -> String {
         // The editor admits no control characters, so escaping only guards against a misuse upstream.
-        let after = escapeForTerminal(editor.textAfterCursor)
-        var output = prompt + escapeForTerminal(editor.textBeforeCursor) + after
-        let columnsBack = TerminalText.displayWidth(after)
+        var before = Array(escapeForTerminal(editor.textBeforeCursor))
+        var after = Array(escapeForTerminal(editor.textAfterCursor))
+        if let columns {
+            // The last column stays empty: writing into it leaves some terminals in a pending wrap.
+            let room = columns - TerminalText.displayWidth(prompt) - 1
+            if room >= Self.minimumInputColumns {
+                (before, after) = Self.window(before: before, after: after, columns: room)
+            }
+        }
+        var output = prompt + String(before) + String(after)
+        let columnsBack = after.reduce(0) { $0 + TerminalText.displayWidth($1) }
         if columnsBack > 0 {
             output += "\u{1B}[\(columnsBack)D"
         }
         return output
+    }
+
+    /// Fewer columns than this for the input and scrolling would only confuse: let the line wrap instead.
+    static let minimumInputColumns = 2
+
+    /// The part of the input that fits in `columns`, always showing the cursor: text left of it first,
+    /// then as much of the text right of it as still fits.
+    private static func window(
+        before: [Character], after: [Character], columns: Int
+    ) -> (before: [Character], after: [Character]) {
+        var used = 0
+        var start = before.count
+        // Keep one column for the cursor itself when it sits at the end of the line.
+        let beforeBudget = after.isEmpty ? columns - 1 : columns - TerminalText.displayWidth(after[0])
+        while start > 0, used + TerminalText.displayWidth(before[start - 1]) <= beforeBudget {
+            start -= 1
+            used += TerminalText.displayWidth(before[start])
+        }
+        var end = 0
+        while end < after.count, used + TerminalText.displayWidth(after[end]) <= columns {
+            used += TerminalText.displayWidth(after[end])
+            end += 1
+        }
+        return (Array(before[start...]), Array(after[..<end]))
     }
 }

@@ -60,4 +60,15 @@ private func editor(typing text: String, thenLeft moves: Int = 0) -> LineEditor 
         #expect(screen.redraw(editor: typed) == clear + "[general] > ab\u{1B}[1D")
         #expect(screen.clearScreen(editor: typed) == "\u{1B}[H\u{1B}[2J" + clear + "[general] > ab\u{1B}[1D")
     }
+
+    @Test func inputWiderThanTheTerminalScrollsInsteadOfWrapping() {
+        // 20 columns less the 12-column prompt and the kept-free last column: 7 for the input.
+        let narrow = ChatScreen(room: "general", columns: 20)
+        #expect(narrow.redraw(editor: editor(typing: "abc")) == clear + "[general] > abc")
+        #expect(narrow.redraw(editor: editor(typing: "abcdefghij")) == clear + "[general] > efghij")
+        #expect(narrow.redraw(editor: editor(typing: "abcdefghij", thenLeft: 8)) == clear + "[general] > abcdefg\u{1B}[5D")
+        // Wide characters count two columns each: three of them and the cursor fill the 7.
+        #expect(narrow.redraw(editor: editor(typing: "漢字漢字")) == clear + "[general] > 字漢字")
+        #expect(narrow.printAbove("m", editor: editor(typing: "abcdefghij")) == clear + "m\r\n[general] > efghij")
+    }
 }
