@@ -67,7 +67,7 @@ public final class InMemoryMesh {
             guard let to = mesh.index(of: peer), mesh.links.contains(Link(owner, to)) else {
                 preconditionFailure("an engine sent to a node it is not linked to")
             }
-            mesh.queue.append(Packet(from: owner, to: to, bytes: envelopeBytes))
+            mesh.enqueue(Packet(from: owner, to: to, bytes: envelopeBytes))
         }
 
         /// Cuts the link to `peer` on both sides; packets already queued on it are lost.
@@ -84,7 +84,11 @@ public final class InMemoryMesh {
     /// Links closed by a node, with the reason it gave, in order.
     public private(set) var closedLinks: [(link: Link, reason: ByeReason, by: Int)] = []
     /// Packets sent and not yet received, oldest first.
-    public private(set) var queue: [Packet] = []
+    public var queue: ArraySlice<Packet> { sent[head...] }
+    /// Every packet sent; those before `head` have been taken off the queue. Kept whole
+    /// until the queue empties, so taking the head is O(1).
+    private var sent: [Packet] = []
+    private var head = 0
     private var indexByKey: [PeerID: Int] = [:]
 
     /// `nodeCount` nodes with fresh identities and stores, linked by `links`.
@@ -134,7 +138,7 @@ public final class InMemoryMesh {
 
     /// Queues raw bytes as if node `from` had sent them to its neighbour `to` (for hostile input).
     public func inject(_ bytes: [UInt8], from: Int, to: Int) {
-        queue.append(Packet(from: from, to: to, bytes: bytes))
+        enqueue(Packet(from: from, to: to, bytes: bytes))
     }
 
     /// Receives queued packets in FIFO order, queuing whatever they cause, until nothing is left or
@@ -142,17 +146,22 @@ public final class InMemoryMesh {
     /// was cut while it was queued is lost, as on a closed connection.
     @discardableResult
     public func runUntilQuiet(now: UInt64, packetLimit: Int = 1_000_000) throws -> Int {
-        var received = 0
-        while !queue.isEmpty, received < packetLimit {
-            let packet = queue.removeFirst()
+        var delivered = 0
+        while head < sent.count, delivered < packetLimit {
+            let packet = sent[head]
+            head += 1
+            if head == sent.count {
+                sent.removeAll(keepingCapacity: true)
+                head = 0
+            }
             guard links.contains(Link(packet.from, packet.to)) else { continue }
-            received += 1
+            delivered += 1
             let sender = nodes[packet.from].key
             nodes[packet.to].packetsReceived[sender, default: 0] += 1
             let actions = try nodes[packet.to].engine.receive(packet.bytes, from: sender, now: now)
             perform(actions, at: packet.to)
         }
-        return received
+        return delivered
     }
 
     /// Ticks every node's engine at `now` and queues what that causes.
@@ -160,6 +169,10 @@ public final class InMemoryMesh {
         for index in nodes.indices {
             perform(try nodes[index].engine.tick(now: now), at: index)
         }
+    }
+
+    private func enqueue(_ packet: Packet) {
+        sent.append(packet)
     }
 
     private func perform(_ actions: [GossipAction], at index: Int) {
