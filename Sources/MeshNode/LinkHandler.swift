@@ -1,0 +1,339 @@
+import Logging
+import MeshCrypto
+import MeshNoise
+import MeshWire
+import NIOCore
+
+/// Carries one TCP connection through the preamble, the handshake and transport, doing what
+/// the pure `InitiatorHandshake`/`ResponderHandshake` and `TransportState` decide, and handing
+/// established-link events and plaintexts to the node core.
+///
+/// Runs on the node's single event loop, like the core it reports to.
+final class LinkHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Where the connection is in its life; each case holds only what is valid in it.
+    private enum Phase {
+        case awaitingPreamble(ResponderHandshake)
+        case awaitingMessage1(ResponderHandshake)
+        case awaitingMessage2(InitiatorHandshake)
+        /// Responder: message 2 sent; the link counts only once the first transport frame decrypts.
+        case awaitingFirstTransport(EstablishedLink)
+        case established(EstablishedLink)
+        case closed
+    }
+
+    /// Who dialed.
+    let direction: LinkDirection
+    /// The remote address as text, for events.
+    private(set) var remoteAddress = "?"
+    /// The pinned peer this connection dialed (outbound only).
+    let dialedPeer: PinnedPeer?
+    /// The authenticated remote identity, once known.
+    private(set) var remoteKey: SigningPublicKey?
+    /// The remote handshake payload, once known.
+    private(set) var remotePayload: HandshakePayload?
+    /// The suite in use, once known.
+    private(set) var suite: Suite?
+
+    private unowned let core: NodeCore
+    private var phase: Phase
+    private var context: ChannelHandlerContext?
+    private var inbound = ByteBuffer()
+    private var flushPending = false
+    private var handshakeTimer: Scheduled<Void>?
+    /// When this side last wrote or read a frame, for keepalive and idle (PROTOCOL.md 5).
+    private(set) var lastSent = NIODeadline.now()
+    private(set) var lastReceived = NIODeadline.now()
+
+    /// A handler for a connection this node accepted.
+    init(inboundFor core: NodeCore) {
+        self.core = core
+        direction = .inbound
+        dialedPeer = nil
+        phase = .awaitingPreamble(ResponderHandshake(identity: core.linkIdentity))
+    }
+
+    /// A handler for a connection this node dialed to `peer`.
+    init(outboundTo peer: PinnedPeer, handshake: InitiatorHandshake, core: NodeCore) {
+        self.core = core
+        direction = .outbound
+        dialedPeer = peer
+        remoteKey = peer.key
+        phase = .awaitingMessage2(handshake)
+    }
+
+    /// Whether the handshake has completed (the responder: and the first transport frame decrypted).
+    var isEstablished: Bool {
+        if case .established = phase { return true }
+        return false
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let address = context.channel.remoteAddress { remoteAddress = Self.describe(address) }
+        handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.handshakeTimeout) { [weak self] in
+            self?.fail(.handshakeTimedOut)
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress { remoteAddress = Self.describe(address) }
+        guard case .awaitingMessage2(var handshake) = phase else { return }
+        do {
+            let opening = try handshake.start()
+            phase = .awaitingMessage2(handshake)
+            write(opening)
+        } catch {
+            fail(.handshake(error))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        phase = .closed
+        handshakeTimer?.cancel()
+        self.context = nil
+        // The one place a connection's outcome is reported, so each is reported exactly once.
+        if registered {
+            core.linkClosed(self)
+        } else if direction == .outbound {
+            core.dialFailed(self, reason: dialFailure ?? .connectionClosedDuringHandshake)
+        } else {
+            core.inboundEnded(self, refusal: refusal)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        core.logger.debug("link error", metadata: ["link.address": "\(remoteAddress)", "link.error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        inbound.writeBuffer(&bytes)
+        lastReceived = .now()
+        processInbound()
+        if inbound.readableBytes == 0 { inbound.clear() } else { inbound.discardReadBytes() }
+    }
+
+    // MARK: Parsing
+
+    private func processInbound() {
+        while true {
+            if case .awaitingPreamble(var handshake) = phase {
+                guard let preamble = inbound.readBytes(length: Preamble.byteCount) else { return }
+                do {
+                    try handshake.receive(preamble: preamble)
+                    suite = try? Preamble.parse(preamble).suite
+                    phase = .awaitingMessage1(handshake)
+                } catch {
+                    // "closes the connection without a reply if the magic, version or reserved bytes are wrong
+                    // or it does not accept the suite" (PROTOCOL.md 3)
+                    return refuse(reason: "bad preamble", key: nil)
+                }
+                continue
+            }
+            guard let length = inbound.getInteger(at: inbound.readerIndex, as: UInt16.self) else { return }
+            // "A zero length is a protocol error and closes the connection." (PROTOCOL.md 2)
+            guard length > 0 else { return protocolViolation("zero-length frame") }
+            guard inbound.readableBytes >= Framing.lengthPrefixBytes + Int(length) else { return }
+            inbound.moveReaderIndex(forwardBy: Framing.lengthPrefixBytes)
+            let frame = inbound.readBytes(length: Int(length))!
+            handleFrame(frame)
+            if case .closed = phase { return }
+        }
+    }
+
+    private func handleFrame(_ frame: [UInt8]) {
+        switch phase {
+        case .awaitingPreamble, .closed:
+            return
+        case .awaitingMessage1(let handshake):
+            phase = .closed
+            let timestamp = core.nextHandshakeTimestamp()
+            do {
+                let (message2, link) = try handshake.receive(
+                    message1: frame, timestamp: timestamp,
+                    isTrusted: { [core] in core.isTrusted($0) },
+                    lastAcceptedTimestamp: { [core] in core.lastAcceptedTimestamp(from: $0) })
+                remoteKey = link.remote.identity
+                remotePayload = link.remote
+                suite = link.suite
+                core.recordAcceptedTimestamp(link.remote.timestamp, from: link.remote.identity)
+                phase = .awaitingFirstTransport(link)
+                write(message2)
+            } catch {
+                switch error {
+                case .untrusted(let key):
+                    refuse(reason: "key not pinned", key: key)
+                case .replayed:
+                    refuse(reason: "replayed handshake", key: nil)
+                default:
+                    refuse(reason: "handshake failed", key: nil)
+                }
+            }
+        case .awaitingMessage2(let handshake):
+            phase = .closed
+            do {
+                let link = try handshake.receive(message2: frame)
+                remotePayload = link.remote
+                suite = link.suite
+                phase = .established(link)
+                handshakeTimer?.cancel()
+                // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
+                send(.ping(token: SecureRandom.uint64()))
+                registered = true
+                core.linkEstablished(self)
+            } catch {
+                fail(.handshake(error))
+            }
+        case .awaitingFirstTransport(var link):
+            phase = .closed
+            guard let plaintext = try? link.transport.decrypt(frame) else {
+                // "with psk2 a wrong pre-shared key shows only there" (PROTOCOL.md 4)
+                return refuse(reason: "first transport frame did not decrypt", key: remoteKey)
+            }
+            phase = .established(link)
+            handshakeTimer?.cancel()
+            registered = true
+            core.linkEstablished(self)
+            if case .established = phase { handlePlaintext(plaintext) }
+        case .established(var link):
+            phase = .closed
+            guard let plaintext = try? link.transport.decrypt(frame) else {
+                // "A frame that fails to decrypt closes the connection." (PROTOCOL.md 5)
+                core.logger.debug("frame did not decrypt", metadata: ["link.peer": "\(remoteKey?.base64 ?? "?")"])
+                context?.close(promise: nil)
+                return
+            }
+            phase = .established(link)
+            handlePlaintext(plaintext)
+        }
+    }
+
+    private func handlePlaintext(_ bytes: [UInt8]) {
+        let plaintext: Plaintext
+        do {
+            plaintext = try Plaintext.parse(bytes)
+        } catch {
+            // "An empty plaintext, or a PING, PONG or BYE whose body does not parse exactly, is a protocol error: BYE 2 and close."
+            return protocolViolation("malformed plaintext")
+        }
+        switch plaintext {
+        case .ping(let token):
+            send(.pong(token: token))
+        case .pong:
+            break
+        case .message(let envelope):
+            guard let key = remoteKey else { return }
+            core.receiveEnvelope(envelope, from: key)
+        case .bye(let reason, _):
+            core.logger.debug("peer said bye", metadata: ["link.reason": "\(reason)"])
+            byeReceived = reason
+            context?.close(promise: nil)
+        case .unknown:
+            // "A node ignores plaintext types it does not know." (PROTOCOL.md 5)
+            break
+        }
+    }
+
+    /// The reason the peer gave when it closed, if it did.
+    private(set) var byeReceived: ByeReason?
+
+    // MARK: Sending
+
+    /// Encrypts and queues one plaintext; frames written in one event-loop tick share one flush.
+    func send(_ plaintext: Plaintext) {
+        guard case .established(var link) = phase else { return }
+        phase = .closed
+        guard let ciphertext = try? link.transport.encrypt(plaintext.encoded()) else {
+            context?.close(promise: nil)
+            return
+        }
+        phase = .established(link)
+        write(Framing.frame(ciphertext))
+    }
+
+    /// Says BYE with `reason` and closes once it is written.
+    func close(saying reason: ByeReason, _ text: String = "") {
+        guard let context else { return }
+        if isEstablished {
+            send(.bye(reason: reason, text: text))
+            closeReason = reason
+        }
+        phase = .closed
+        flushPending = false
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    /// The reason this node gave when it closed the link, if it did.
+    private(set) var closeReason: ByeReason?
+
+    private func write(_ bytes: [UInt8]) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        lastSent = .now()
+        if !flushPending {
+            flushPending = true
+            context.eventLoop.assumeIsolated().execute { [weak self] in
+                guard let self, self.flushPending else { return }
+                self.flushPending = false
+                self.context?.flush()
+            }
+        }
+    }
+
+    // MARK: Failures
+
+    /// Why an inbound connection was refused before it became a link.
+    struct Refusal {
+        let reason: String
+        let key: SigningPublicKey?
+    }
+
+    /// Set once the core has counted this connection as a link.
+    private var registered = false
+    private var dialFailure: DialFailure?
+    private var refusal: Refusal?
+
+    /// Why a dialed connection produced no link.
+    enum DialFailure: Error {
+        case handshake(HandshakeFailure)
+        case handshakeTimedOut
+        case connectionClosedDuringHandshake
+    }
+
+    private func fail(_ failure: DialFailure) {
+        dialFailure = failure
+        if direction == .inbound, refusal == nil { refusal = Refusal(reason: "handshake timed out", key: remoteKey) }
+        phase = .closed
+        context?.close(promise: nil)
+    }
+
+    /// Closes an inbound connection without a reply, remembering why for the core.
+    private func refuse(reason: String, key: SigningPublicKey?) {
+        refusal = Refusal(reason: reason, key: key)
+        phase = .closed
+        context?.close(promise: nil)
+    }
+
+    private func protocolViolation(_ what: String) {
+        core.logger.debug("protocol error", metadata: ["link.address": "\(remoteAddress)", "link.error": "\(what)"])
+        if isEstablished {
+            close(saying: .protocolError, what)
+        } else {
+            phase = .closed
+            context?.close(promise: nil)
+        }
+    }
+
+    private static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return HostPort(host: ip, port: port).description
+    }
+}

@@ -1,0 +1,503 @@
+import Foundation
+import Logging
+import MeshCrypto
+import MeshGossip
+import MeshNoise
+import MeshWire
+import NIOCore
+import NIOPosix
+
+/// The node's shared state: trusted peers, links, dialers and the gossip engine.
+///
+/// Every method runs on `eventLoop`, the node's single loop; the class is handed to other
+/// threads only inside `NIOLoopBound`, which checks that. One loop keeps the decisions
+/// (which link wins, what gossip forwards) free of locks and ordering races.
+final class NodeCore {
+    let configuration: NodeConfiguration
+    let eventLoop: EventLoop
+    let logger: Logger
+    let identity: SigningPrivateKey
+    private(set) var nickname: String
+    private(set) var room: String
+    private let emit: @Sendable (NodeEvent) -> Void
+    private let clock: @Sendable () -> UInt64
+
+    private(set) var trusted: TrustedPeers
+    private var trustedText: String
+    /// Established links, one per peer (PROTOCOL.md 4's duplicate rule decides which).
+    private(set) var links: [SigningPublicKey: LinkHandler] = [:]
+    /// Connections not yet links, so they can be closed when their peer is unpinned or the node stops.
+    private var pending: [ObjectIdentifier: LinkHandler] = [:]
+    private var dialers: [SigningPublicKey: Dialer] = [:]
+    private var lastAccepted: [SigningPublicKey: UInt64] = [:]
+    private var handshakeClock: HandshakeClock
+    private(set) var gossip: GossipEngine
+    let store: MessageStore
+    private(set) var listenAddress: HostPort
+    private var stopping = false
+
+    /// What the core knows of a pinned peer it dials.
+    private struct Dialer {
+        var peer: PinnedPeer
+        var failures = 0
+        var retry: Scheduled<Void>?
+        var connecting: LinkHandler?
+    }
+
+    init(configuration: NodeConfiguration, identity: SigningPrivateKey, trusted: TrustedPeers, trustedText: String,
+         store: MessageStore, eventLoop: EventLoop, logger: Logger,
+         clock: @escaping @Sendable () -> UInt64, emit: @escaping @Sendable (NodeEvent) -> Void) {
+        self.configuration = configuration
+        self.identity = identity
+        self.nickname = configuration.nickname
+        self.room = configuration.room
+        self.trusted = trusted
+        self.trustedText = trustedText
+        self.store = store
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.clock = clock
+        self.emit = emit
+        self.listenAddress = configuration.listen
+        self.handshakeClock = HandshakeClock(home: configuration.home)
+        var gossipConfiguration = GossipConfiguration()
+        gossipConfiguration.hopLimit = configuration.hopLimit
+        self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
+    }
+
+    /// What this node says of itself in every handshake.
+    var linkIdentity: LinkIdentity {
+        LinkIdentity(signingKey: identity, nickname: nickname, listenPort: UInt16(listenAddress.port),
+                     preSharedKey: configuration.preSharedKey)
+    }
+
+    // MARK: Life cycle
+
+    /// Starts dialing and the periodic work; called once the listener is bound.
+    func start(listeningOn address: HostPort) {
+        eventLoop.assertInEventLoop()
+        listenAddress = address
+        emit(.ready(key: identity.publicKey, nickname: nickname, listen: address.description))
+        for peer in trusted.peers where peer.address != nil { startDialing(peer) }
+        every(configuration.peersFilePollInterval) { $0.reloadPeersFileIfChanged() }
+        every(.seconds(1)) { $0.tick() }
+    }
+
+    /// Runs `body` every `interval` until the node stops.
+    private func every(_ interval: TimeAmount, _ body: @escaping (NodeCore) -> Void) {
+        eventLoop.assumeIsolated().scheduleTask(in: interval) { [weak self] in
+            guard let self, !self.stopping else { return }
+            body(self)
+            self.every(interval, body)
+        }
+    }
+
+    /// Closes every link with BYE 6 and stops dialing.
+    func stop() {
+        eventLoop.assertInEventLoop()
+        stopping = true
+        for dialer in dialers.values { dialer.retry?.cancel() }
+        dialers.removeAll()
+        for link in links.values { link.close(saying: .shuttingDown, "shutting down") }
+        for handler in pending.values { handler.close(saying: .shuttingDown) }
+    }
+
+    // MARK: Trust
+
+    func isTrusted(_ key: SigningPublicKey) -> Bool { trusted.peer(withKey: key) != nil }
+
+    func lastAcceptedTimestamp(from key: SigningPublicKey) -> UInt64? { lastAccepted[key] }
+
+    /// "it records the timestamp when it sends message 2" (PROTOCOL.md 4)
+    func recordAcceptedTimestamp(_ timestamp: UInt64, from key: SigningPublicKey) {
+        lastAccepted[key] = max(lastAccepted[key] ?? 0, timestamp)
+    }
+
+    /// "strictly increasing over every handshake message a node sends, restarts included"
+    func nextHandshakeTimestamp() -> UInt64 {
+        handshakeClock.next(nowNanoseconds: clock() &* 1_000_000, logger: logger)
+    }
+
+    private func reloadPeersFileIfChanged() {
+        guard let text = try? configuration.home.peersText(), text != trustedText else { return }
+        trustedText = text
+        do {
+            applyTrustedPeers(try TrustedPeers(parsing: text))
+        } catch {
+            // "A malformed line is reported with its line number; the node keeps its last good set of peers."
+            emit(.error(message: "The trusted-peers file \(configuration.home.peersPath) has a mistake on \(error); keeping the previous peers."))
+        }
+    }
+
+    /// Moves to a new set of trusted peers: cuts the removed, dials the added.
+    func applyTrustedPeers(_ new: TrustedPeers) {
+        let old = trusted
+        trusted = new
+        for peer in old.peers where new.peer(withKey: peer.key) == nil {
+            dialers.removeValue(forKey: peer.key)?.retry?.cancel()
+            // "a removed peer's link is closed at once (BYE 5)"
+            links[peer.key]?.close(saying: .noLongerTrusted, "no longer trusted")
+            for handler in pending.values where handler.remoteKey == peer.key { handler.close(saying: .noLongerTrusted) }
+            emit(.notice("\(peer.name) is no longer trusted; its link is closed."))
+        }
+        for peer in new.peers {
+            let before = old.peer(withKey: peer.key)
+            if before == nil { emit(.notice("\(peer.name) is now trusted.")) }
+            guard peer.address != nil else {
+                dialers.removeValue(forKey: peer.key)?.retry?.cancel()
+                continue
+            }
+            if before?.address != peer.address || dialers[peer.key] == nil {
+                dialers[peer.key]?.retry?.cancel()
+                dialers[peer.key] = nil
+                startDialing(peer)
+            } else {
+                dialers[peer.key]?.peer = peer
+            }
+        }
+    }
+
+    /// This node's name for `key`, or nil if it is not pinned.
+    func pinnedName(_ key: SigningPublicKey) -> String? { trusted.peer(withKey: key)?.name }
+
+    // MARK: Dialing
+
+    private func startDialing(_ peer: PinnedPeer) {
+        dialers[peer.key] = Dialer(peer: peer)
+        dial(peer.key)
+    }
+
+    private func dial(_ key: SigningPublicKey) {
+        guard !stopping, var dialer = dialers[key], dialer.connecting == nil, links[key] == nil,
+              let address = dialer.peer.address else { return }
+        dialer.retry = nil
+        let handshake: InitiatorHandshake
+        do {
+            handshake = try InitiatorHandshake(identity: linkIdentity, pinnedPeer: key, cipher: configuration.cipher,
+                                               timestamp: nextHandshakeTimestamp())
+        } catch {
+            emit(.error(message: "Cannot dial \(dialer.peer.name): its key cannot be used for a handshake."))
+            return
+        }
+        let handler = LinkHandler(outboundTo: dialer.peer, handshake: handshake, core: self)
+        dialer.connecting = handler
+        dialers[key] = dialer
+        pending[ObjectIdentifier(handler)] = handler
+        let loopBoundHandler = NIOLoopBound(handler, eventLoop: eventLoop)
+        // The host is resolved again at every dial, so a peer whose name moves is found again.
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.handshakeTimeout)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(loopBoundHandler.value)
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .assumeIsolated()
+            .whenFailure { [weak self, name = dialer.peer.name] error in
+                guard let self else { return }
+                self.pending[ObjectIdentifier(loopBoundHandler.value)] = nil
+                self.dialEnded(key, handler: loopBoundHandler.value, linked: false,
+                               why: "cannot reach \(name) at \(address) (\(Self.describe(error)))", event: false)
+            }
+    }
+
+    /// A dialed connection ended without becoming a link.
+    func dialFailed(_ handler: LinkHandler, reason: LinkHandler.DialFailure) {
+        pending[ObjectIdentifier(handler)] = nil
+        guard let peer = handler.dialedPeer else { return }
+        let why: String
+        switch reason {
+        case .handshake(.unexpectedIdentity), .handshake(.decryptionFailed), .connectionClosedDuringHandshake, .handshake:
+            // PROTOCOL.md 4: any failure to complete message 2 is said as one thing, never a weaker fallback.
+            why = configuration.preSharedKey == nil
+                ? "the node at \(peer.address?.description ?? handler.remoteAddress) does not hold \(peer.name)'s pinned key, does not trust us, or uses a different suite or pre-shared key"
+                : "the node at \(peer.address?.description ?? handler.remoteAddress) does not hold \(peer.name)'s pinned key or does not trust us, or the pre-shared keys may differ"
+        case .handshakeTimedOut:
+            why = "the handshake with \(peer.name) did not complete within 10 seconds"
+        }
+        dialEnded(peer.key, handler: handler, linked: false, why: why, event: true)
+    }
+
+    private func dialEnded(_ key: SigningPublicKey, handler: LinkHandler, linked: Bool, why: String, event: Bool) {
+        guard var dialer = dialers[key], dialer.connecting === handler else { return }
+        dialer.connecting = nil
+        if event, let address = dialer.peer.address {
+            emit(.handshakeFailed(peer: dialer.peer.name, address: address.description, reason: why))
+        }
+        dialer.failures += 1
+        let delay = redialDelay(afterFailures: dialer.failures)
+        if !event { emit(.notice("\(why); retrying in \(Self.seconds(delay)).")) }
+        dialer.retry = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in self?.dial(key) }
+        dialers[key] = dialer
+    }
+
+    /// Exponential backoff with ±25% jitter, capped (issue: "capped near 30 s").
+    func redialDelay(afterFailures failures: Int) -> TimeAmount {
+        let base = configuration.initialRedialDelay.nanoseconds
+        let cap = configuration.maximumRedialDelay.nanoseconds
+        let exponential = failures >= 30 ? cap : min(cap, base << Int64(max(0, failures - 1)))
+        let jitter = Int64(SecureRandom.uniform(1001)) - 500 // -500...500 thousandths of a quarter
+        return .nanoseconds(max(base / 2, exponential + exponential / 4 * jitter / 500))
+    }
+
+    // MARK: Links
+
+    /// A connection has become a link; applies the duplicate rule and tells gossip.
+    func linkEstablished(_ handler: LinkHandler) {
+        pending[ObjectIdentifier(handler)] = nil
+        guard let key = handler.remoteKey, let peer = trusted.peer(withKey: key), !stopping else {
+            handler.close(saying: .noLongerTrusted, "not trusted")
+            return
+        }
+        if let existing = links[key] {
+            // PROTOCOL.md 4: "if each dialed the other, they keep the one whose initiator has the lower
+            // Ed25519 public key; if one node dialed twice, they keep the newer."
+            let keepNew: Bool
+            if existing.direction == handler.direction {
+                keepNew = true
+            } else {
+                let newInitiator = handler.direction == .outbound ? identity.publicKey : key
+                let oldInitiator = existing.direction == .outbound ? identity.publicKey : key
+                keepNew = newInitiator < oldInitiator
+            }
+            let loser = keepNew ? existing : handler
+            if keepNew { links[key] = handler }
+            loser.close(saying: .duplicateConnection, "duplicate connection")
+            if var dialer = dialers[key], dialer.connecting === handler || dialer.connecting === existing {
+                dialer.connecting = nil
+                dialer.failures = 0
+                dialers[key] = dialer
+            }
+            return
+        }
+        links[key] = handler
+        if var dialer = dialers[key] {
+            dialer.retry?.cancel()
+            dialer.retry = nil
+            dialer.failures = 0
+            if dialer.connecting === handler { dialer.connecting = nil }
+            dialers[key] = dialer
+        }
+        gossip.linkUp(key)
+        emit(.linkUp(peer: peer.name, key: key, address: handler.remoteAddress, direction: handler.direction,
+                     suite: handler.suite ?? .ikChaChaPolyBLAKE2b))
+    }
+
+    /// A link closed; redials if the peer is still pinned with an address.
+    func linkClosed(_ handler: LinkHandler) {
+        guard let key = handler.remoteKey, links[key] === handler else { return }
+        links[key] = nil
+        gossip.linkDown(key)
+        let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
+            ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
+        emit(.linkDown(peer: trusted.peer(withKey: key)?.name ?? key.base64, reason: reason))
+        if var dialer = dialers[key], !stopping {
+            dialer.failures += 1
+            dialer.retry?.cancel()
+            dialer.retry = eventLoop.assumeIsolated().scheduleTask(in: redialDelay(afterFailures: dialer.failures)) { [weak self] in self?.dial(key) }
+            dialers[key] = dialer
+        }
+    }
+
+    /// An accepted connection ended before it became a link.
+    func inboundEnded(_ handler: LinkHandler, refusal: LinkHandler.Refusal?) {
+        pending[ObjectIdentifier(handler)] = nil
+        guard let refusal else { return }
+        emit(.rejected(address: handler.remoteAddress, reason: refusal.reason, key: refusal.key))
+        if refusal.reason == "key not pinned", let key = refusal.key {
+            emit(.notice("Refused a node with key \(key.base64) from \(handler.remoteAddress). To trust it: meshchat peer add NAME \(key.base64)"))
+        }
+    }
+
+    /// Tracks an accepted connection until it becomes a link.
+    func accepted(_ handler: LinkHandler) {
+        pending[ObjectIdentifier(handler)] = handler
+    }
+
+    // MARK: Gossip
+
+    func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey) {
+        do {
+            perform(try gossip.receive(bytes, from: peer, now: clock()))
+        } catch {
+            emit(.error(message: "Could not store a message: \(error)."))
+        }
+    }
+
+    /// Posts a room message to `room` (default: the current room).
+    func postRoom(_ text: String, room: String?) throws -> NodeEvent {
+        let target = room ?? self.room
+        let (envelope, actions) = try gossip.postRoom(text: text, room: target, nickname: nickname, now: clock())
+        perform(actions)
+        return .sent(id: envelope.id, kind: .room, room: target, seq: envelope.seq)
+    }
+
+    /// Posts a direct message to the pinned peer `name`.
+    func postDirect(_ text: String, toName name: String) throws(HomeError) -> NodeEvent {
+        guard let peer = trusted.peer(named: name) else {
+            throw HomeError("No peer named \(name) is pinned; `meshchat peer list` shows the names.")
+        }
+        do {
+            let (envelope, actions) = try gossip.postDirect(text: text, to: peer.key, nickname: nickname, now: clock())
+            perform(actions)
+            return .sent(id: envelope.id, kind: .direct, room: nil, seq: envelope.seq)
+        } catch {
+            throw HomeError("Cannot send to \(name): \(error).")
+        }
+    }
+
+    func join(_ room: String) { self.room = room }
+
+    /// The latest stored messages this node can show, oldest first.
+    func history(room: String?, limit: Int) throws -> [ShownMessage] {
+        try store.recent(room: room, limit: limit).compactMap { envelope in
+            let text: String
+            switch envelope.kind {
+            case .room:
+                text = String(decoding: envelope.body, as: UTF8.self)
+            case .direct:
+                guard envelope.recipient == identity.publicKey,
+                      let opened = try? SealedBox.open(envelope.body, with: identity.keyAgreementKey()),
+                      let decoded = String(validating: opened, as: UTF8.self) else { return nil }
+                text = decoded
+            }
+            return shown(envelope, text: text)
+        }
+    }
+
+    private func shown(_ envelope: Envelope, text: String) -> ShownMessage {
+        ShownMessage(id: envelope.id, kind: envelope.kind, room: envelope.kind == .room ? envelope.room : nil,
+                     from: envelope.nickname, author: envelope.author, peer: pinnedName(envelope.author),
+                     seq: envelope.seq, timestamp: envelope.timestamp, hops: envelope.hops, text: text)
+    }
+
+    private func perform(_ actions: [GossipAction]) {
+        for action in actions {
+            switch action {
+            case let .send(envelope, to: peer):
+                links[peer]?.send(.message(envelope: envelope.encoded()))
+            case let .deliver(delivery):
+                emit(.message(shown(delivery.envelope, text: delivery.text)))
+            case let .disconnect(peer, reason):
+                links[peer]?.close(saying: reason, "too many invalid envelopes")
+            case let .sequenceReused(author, seq):
+                logger.warning("author reused a sequence number", metadata: ["gossip.author": "\(author.base64)", "gossip.seq": "\(seq)"])
+            case let .dropped(from, reason):
+                logger.debug("envelope dropped", metadata: ["gossip.peer": "\(from.base64)", "gossip.reason": "\(reason)"])
+            }
+        }
+    }
+
+    // MARK: Periodic work
+
+    private func tick() {
+        do { perform(try gossip.tick(now: clock())) } catch { emit(.error(message: "Could not store a message: \(error).")) }
+        let now = NIODeadline.now()
+        for link in links.values {
+            if now - link.lastReceived > configuration.idleTimeout {
+                link.close(saying: .idle, "idle")
+            } else if now - link.lastSent > configuration.keepaliveInterval {
+                link.send(.ping(token: SecureRandom.uint64()))
+            }
+        }
+    }
+
+    // MARK: Status
+
+    /// A snapshot for `meshchat status` and `/peers`.
+    func status() -> NodeStatus {
+        NodeStatus(key: identity.publicKey, nickname: nickname, listen: listenAddress.description, room: room,
+                   peers: trusted.peers.map { peer in
+                       let link = links[peer.key]
+                       let state: String = link != nil ? "linked" : (dialers[peer.key]?.connecting != nil ? "connecting" : "offline")
+                       return NodeStatus.Peer(name: peer.name, key: peer.key, address: peer.address?.description,
+                                              state: state, direction: link?.direction, suite: link?.suite,
+                                              linkAddress: link?.remoteAddress)
+                   })
+    }
+
+    // MARK: Text
+
+    static func describe(_ reason: ByeReason) -> String {
+        switch reason {
+        case .normal: "normal"
+        case .duplicateConnection: "duplicate connection"
+        case .protocolError: "protocol error"
+        case .tooManyInvalidEnvelopes: "too many invalid envelopes"
+        case .idle: "idle"
+        case .noLongerTrusted: "no longer trusted"
+        case .shuttingDown: "shutting down"
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
+        if error is ChannelError { return "connection failed" }
+        return "\(error)"
+    }
+
+    static func seconds(_ amount: TimeAmount) -> String {
+        String(format: "%.1f s", Double(amount.nanoseconds) / 1e9)
+    }
+}
+
+/// Keeps handshake timestamps strictly increasing across restarts without a disk write per handshake:
+/// the home records a mark ahead of every timestamp sent, and a restarted node starts above it.
+struct HandshakeClock {
+    private let home: NodeHome
+    private var last: UInt64
+    private var reservedUntil: UInt64
+    /// How far ahead the recorded mark runs; a restart may jump the clock by at most this much.
+    static let reservation: UInt64 = 10_000_000_000
+
+    init(home: NodeHome) {
+        self.home = home
+        last = home.lastHandshakeTimestamp()
+        reservedUntil = last
+    }
+
+    mutating func next(nowNanoseconds: UInt64, logger: Logger) -> UInt64 {
+        let value = max(nowNanoseconds, last + 1)
+        last = value
+        if value > reservedUntil {
+            reservedUntil = value + Self.reservation
+            do { try home.saveHandshakeTimestamp(reservedUntil) } catch {
+                logger.error("cannot record the handshake clock", metadata: ["home.error": "\(error)"])
+            }
+        }
+        return value
+    }
+}
+
+/// A node's state as `meshchat status` shows it.
+public struct NodeStatus: Sendable {
+    /// One pinned peer's state.
+    public struct Peer: Sendable {
+        public let name: String
+        public let key: SigningPublicKey
+        public let address: String?
+        public let state: String
+        public let direction: LinkDirection?
+        public let suite: Suite?
+        public let linkAddress: String?
+    }
+
+    public let key: SigningPublicKey
+    public let nickname: String
+    public let listen: String
+    public let room: String
+    public let peers: [Peer]
+
+    /// The JSON object `meshchat status --json` prints.
+    public var jsonObject: [String: Any] {
+        ["key": key.base64, "nickname": nickname, "listen": listen, "room": room,
+         "peers": peers.map { peer -> [String: Any] in
+             ["name": peer.name, "key": peer.key.base64, "address": peer.address.map { $0 as Any } ?? NSNull(),
+              "state": peer.state, "direction": peer.direction?.rawValue as Any? ?? NSNull(),
+              "suite": peer.suite?.noiseProtocolName as Any? ?? NSNull(),
+              "link_address": peer.linkAddress.map { $0 as Any } ?? NSNull()]
+         }]
+    }
+}

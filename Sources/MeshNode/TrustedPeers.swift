@@ -1,0 +1,122 @@
+import Foundation
+import MeshCrypto
+
+/// One line of the trusted-peers file: a pinned peer.
+public struct PinnedPeer: Equatable, Sendable {
+    /// The local name people use for the peer (`/msg NAME`, `peer remove NAME`).
+    public let name: String
+    /// The peer's Ed25519 identity, proven in every handshake.
+    public let key: SigningPublicKey
+    /// Where to dial it, if it listens somewhere we know.
+    public let address: HostPort?
+
+    /// Builds a pinned peer.
+    public init(name: String, key: SigningPublicKey, address: HostPort?) {
+        self.name = name
+        self.key = key
+        self.address = address
+    }
+
+    /// The line that pins this peer.
+    public var line: String { [name, key.base64, address?.description].compactMap { $0 }.joined(separator: " ") }
+}
+
+/// A mistake in the trusted-peers file, with the line it is on.
+public struct TrustedPeersError: Error, Equatable, CustomStringConvertible {
+    /// 1-based line number.
+    public let line: Int
+    /// What is wrong, in one sentence.
+    public let problem: String
+
+    public var description: String { "line \(line): \(problem)" }
+}
+
+/// The trusted-peers file (DESIGN.md): one peer a line, `NAME KEY [HOST:PORT]`, `#` starts a
+/// comment, blank lines ignored; names and keys unique.
+public struct TrustedPeers: Equatable, Sendable {
+    /// The peers in file order.
+    public private(set) var peers: [PinnedPeer]
+
+    /// The name bound: "NAME is 1..32 of A-Za-z0-9._-".
+    public static let nameBytes = 1...32
+
+    /// An empty set.
+    public init(peers: [PinnedPeer] = []) { self.peers = peers }
+
+    /// Whether `name` is a valid peer name.
+    public static func isValidName(_ name: String) -> Bool {
+        nameBytes.contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2E || byte == 0x5F || byte == 0x2D
+        }
+    }
+
+    /// Parses the file's text; the first malformed line is reported with its number.
+    public init(parsing text: String) throws(TrustedPeersError) {
+        var peers: [PinnedPeer] = []
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            if fields.isEmpty { continue }
+            let number = index + 1
+            guard fields.count <= 3, fields.count >= 2 else {
+                throw TrustedPeersError(line: number, problem: "expected NAME KEY [HOST:PORT]")
+            }
+            let peer = try Self.peer(name: String(fields[0]), key: String(fields[1]), address: fields.count == 3 ? String(fields[2]) : nil, line: number)
+            if peers.contains(where: { $0.name == peer.name }) {
+                throw TrustedPeersError(line: number, problem: "the name \(peer.name) is used twice")
+            }
+            if peers.contains(where: { $0.key == peer.key }) {
+                throw TrustedPeersError(line: number, problem: "that key is already pinned under another name")
+            }
+            peers.append(peer)
+        }
+        self.peers = peers
+    }
+
+    /// Validates one peer's fields as a person or the file gives them.
+    public static func peer(name: String, key: String, address: String?, line: Int = 0) throws(TrustedPeersError) -> PinnedPeer {
+        guard isValidName(name) else {
+            throw TrustedPeersError(line: line, problem: "the name \"\(name)\" is not 1 to 32 of A-Z a-z 0-9 . _ -")
+        }
+        guard let parsedKey = try? SigningPublicKey(base64: key), (try? parsedKey.keyAgreementKey()) != nil else {
+            throw TrustedPeersError(line: line, problem: "\"\(key)\" is not a peer key (44 characters of base64, as `meshchat id` prints it)")
+        }
+        var parsedAddress: HostPort?
+        if let address {
+            guard let hostPort = HostPort(address), hostPort.port != 0 else {
+                throw TrustedPeersError(line: line, problem: "\"\(address)\" is not HOST:PORT")
+            }
+            parsedAddress = hostPort
+        }
+        return PinnedPeer(name: name, key: parsedKey, address: parsedAddress)
+    }
+
+    /// The peer pinned under `name`.
+    public func peer(named name: String) -> PinnedPeer? { peers.first { $0.name == name } }
+
+    /// The peer pinned with `key`.
+    public func peer(withKey key: SigningPublicKey) -> PinnedPeer? { peers.first { $0.key == key } }
+
+    /// Adds a peer; throws if its name or key is already pinned.
+    public mutating func add(_ peer: PinnedPeer) throws(TrustedPeersError) {
+        if let existing = self.peer(named: peer.name) {
+            throw TrustedPeersError(line: 0, problem: "a peer named \(existing.name) is already pinned")
+        }
+        if let existing = self.peer(withKey: peer.key) {
+            throw TrustedPeersError(line: 0, problem: "that key is already pinned as \(existing.name)")
+        }
+        peers.append(peer)
+    }
+
+    /// Removes the peer named `name`; returns it, or nil if there was none.
+    @discardableResult
+    public mutating func remove(named name: String) -> PinnedPeer? {
+        guard let index = peers.firstIndex(where: { $0.name == name }) else { return nil }
+        return peers.remove(at: index)
+    }
+
+    /// The file's text, with a short header comment.
+    public var text: String {
+        "# MeshChat trusted peers: NAME KEY [HOST:PORT]\n" + peers.map { $0.line + "\n" }.joined()
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import MeshChatUI
+import MeshNode
+import Synchronization
+
+/// Connects a running node to a person at a terminal, or to a script on standard input and output.
+///
+/// Interactive: raw terminal, line editor, messages printed above the line being typed. Otherwise
+/// (`--json`, or standard input is not a terminal): lines in, one JSON event per line out, and the
+/// node keeps running after end of input until SIGINT or SIGTERM.
+final class ChatSession: Sendable {
+    private struct State {
+        var editor = LineEditor()
+        var screen: ChatScreen
+        var style: MessageStyle
+        var terminal: RawTerminal?
+    }
+
+    private enum Input: Sendable {
+        case bytes([UInt8])
+        case endOfInput
+        case signal
+    }
+
+    let interactive: Bool
+    // Output comes from the node's loop and from input handling; the mutex keeps lines whole and in order.
+    private let state: Mutex<State>
+
+    init(interactive: Bool, room: String) {
+        self.interactive = interactive
+        let colors = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        state = Mutex(State(screen: ChatScreen(room: room), style: MessageStyle(colors: colors, currentRoom: room)))
+    }
+
+    // MARK: Output
+
+    /// Shows a node event: a JSON line for scripts, a formatted line for people.
+    func show(_ event: NodeEvent) {
+        if !interactive {
+            if let line = event.jsonLine { write(line + "\n") }
+            return
+        }
+        guard let text = render(event) else { return }
+        printAbove(text)
+    }
+
+    /// A line for people, in interactive mode only.
+    func system(_ text: String) {
+        if interactive { printAbove(state.withLock { $0.style.formatSystem(text) }) }
+        else { FileHandle.standardError.write(Data("meshchat: \(text)\n".utf8)) }
+    }
+
+    private func printAbove(_ text: String) {
+        state.withLock { state in
+            Self.writeNow(state.screen.printAbove(text, editor: state.editor))
+        }
+    }
+
+    private func write(_ text: String) {
+        state.withLock { _ in Self.writeNow(text) }
+    }
+
+    private static func writeNow(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Foundation.write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    private func render(_ event: NodeEvent) -> String? {
+        let style = state.withLock { $0.style }
+        switch event {
+        case let .ready(key, nickname, listen):
+            return style.formatSystem("You are \(nickname), peer key \(key.base64), listening on \(listen). Type /help for commands.")
+        case let .linkUp(peer, _, address, direction, suite):
+            return style.formatSystem("\(peer) joined (\(direction == .outbound ? "dialed" : "dialed in from") \(address), \(suite.noiseProtocolName))")
+        case let .linkDown(peer, reason):
+            return style.formatSystem("\(peer) left (\(reason))")
+        case let .handshakeFailed(peer, address, reason):
+            return style.formatSystem("Could not link with \(peer) at \(address): \(reason). Retrying.")
+        case let .rejected(address, reason, key):
+            return style.formatSystem("Refused a connection from \(address): \(reason)\(key.map { ", key \($0.base64)" } ?? "").")
+        case let .message(message):
+            return style.format(ChatLine(
+                timestampMilliseconds: message.timestamp, nickname: message.from, authorKey: message.author.base64,
+                pinnedName: message.peer, pinned: message.pinned, room: message.room ?? "",
+                kind: message.kind == .room ? .room : .direct, text: message.text, outgoing: false))
+        case .sent:
+            return nil // shown when posted, with its text
+        case let .error(message), let .notice(message):
+            return style.formatSystem(message)
+        }
+    }
+
+    // MARK: Input
+
+    /// Reads input until the person quits or a signal arrives.
+    func run(node: Node) async {
+        let (inputs, continuation) = AsyncStream<Input>.makeStream()
+        if interactive {
+            do {
+                let terminal = try RawTerminal.enter()
+                state.withLock { $0.terminal = terminal }
+            } catch {
+                system("Cannot switch the terminal to raw mode: \(error).")
+            }
+            printAbove("")
+        }
+        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { continuation.yield(.signal) }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        // Standard input is read on its own thread: the read blocks, and nothing else may wait on it.
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                continuation.yield(.bytes(Array(buffer[0..<count])))
+            }
+            continuation.yield(.endOfInput)
+        }
+        reader.start()
+
+        var pendingLine = [UInt8]()
+        for await input in inputs {
+            switch input {
+            case .signal:
+                return
+            case .endOfInput:
+                // A script's node keeps running after end of input; a person's Ctrl-D is handled by the editor.
+                if interactive { return }
+                if !pendingLine.isEmpty, await !handle(line: String(decoding: pendingLine, as: UTF8.self), node: node) { return }
+                pendingLine.removeAll()
+            case .bytes(let bytes):
+                if interactive {
+                    let events = state.withLock { $0.editor.feed(bytes) }
+                    for event in events {
+                        switch event {
+                        case .submit(let line):
+                            if await !handle(line: line, node: node) { return }
+                        case .lineChanged:
+                            state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
+                        case .endOfInput, .interrupt:
+                            return
+                        case .redraw:
+                            state.withLock { Self.writeNow($0.screen.clearScreen(editor: $0.editor)) }
+                        case .bell:
+                            write("\u{07}")
+                        }
+                    }
+                } else {
+                    pendingLine += bytes
+                    while let newline = pendingLine.firstIndex(of: UInt8(ascii: "\n")) {
+                        var line = Array(pendingLine[..<newline])
+                        pendingLine.removeSubrange(...newline)
+                        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                        if await !handle(line: String(decoding: line, as: UTF8.self), node: node) { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out one typed line; false means quit.
+    private func handle(line: String, node: Node) async -> Bool {
+        switch ChatCommand.parse(line) {
+        case .failure(let error):
+            report(error.description)
+        case .success(let command):
+            do {
+                switch command {
+                case .empty:
+                    break
+                case .say(let text):
+                    let sent = try await node.post(text)
+                    showSent(sent, text: text, node: node, peer: nil)
+                case .direct(let peer, let text):
+                    let sent = try await node.postDirect(text, to: peer)
+                    showSent(sent, text: text, node: node, peer: peer)
+                case .join(let room):
+                    await node.join(room)
+                    state.withLock { $0.screen.room = room; $0.style.currentRoom = room }
+                    if interactive { system("Now in \(room).") }
+                case .peers:
+                    let status = try await node.status()
+                    if interactive {
+                        let lines = status.peers.map { peer in
+                            "\(peer.name): \(peer.state)\(peer.linkAddress.map { " via \($0)" } ?? peer.address.map { " at \($0)" } ?? "")\(peer.suite.map { ", \($0.noiseProtocolName)" } ?? "")"
+                        }
+                        system(lines.isEmpty ? "No peers are pinned; add one with meshchat peer add NAME KEY HOST:PORT." : lines.joined(separator: "\n"))
+                    } else {
+                        write(jsonLine(["event": "peers", "peers": status.jsonObject["peers"] ?? []]) + "\n")
+                    }
+                case .history(let limit):
+                    let room = state.withLock { $0.screen.room }
+                    for message in try await node.history(room: room, limit: limit ?? 20) { show(.message(message)) }
+                case .quit:
+                    return false
+                case .help:
+                    if interactive { system(ChatCommand.helpText) }
+                }
+            } catch {
+                report("\(error)")
+            }
+        }
+        return true
+    }
+
+    private func showSent(_ sent: NodeEvent, text: String, node: Node, peer: String?) {
+        guard interactive else { return show(sent) }
+        guard case let .sent(_, kind, room, _) = sent else { return }
+        let line = state.withLock { state in
+            state.style.format(ChatLine(
+                timestamp: Date(), nickname: peer.map { "to \($0)" } ?? "me", authorKey: node.key.base64, pinnedName: nil,
+                pinned: true, room: room ?? "", kind: kind == .room ? .room : .direct, text: text, outgoing: true))
+        }
+        printAbove(line)
+    }
+
+    private func report(_ message: String) {
+        if interactive { system(message) } else { show(.error(message: message)) }
+    }
+
+    /// Restores the terminal.
+    func finish() {
+        state.withLock { state in
+            if let terminal = state.terminal {
+                Self.writeNow(ChatScreen.clearLine)
+                terminal.restore()
+                state.terminal = nil
+            }
+        }
+    }
+}

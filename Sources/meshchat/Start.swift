@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeshChatUI
+import MeshCrypto
+import MeshNode
+import MeshWire
+
+extension MeshChat {
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the node: listen, dial pinned peers and chat.",
+            discussion: "With --json, or when standard input is not a terminal, reads lines (text or commands) from standard input and writes one JSON event per line.")
+        @OptionGroup var home: HomeOption
+        @Option(name: .long, help: "Where to listen, HOST:PORT (default 0.0.0.0:7777).") var listen: String?
+        @Option(name: .long, help: "Your display name.") var name: String?
+        @Option(name: .long, help: "The room typed text goes to (default general).") var room: String = "general"
+        @Flag(name: .long, help: "Read lines, write JSON events (for scripts).") var json = false
+        @Option(name: .long, help: "The cipher to ask for when dialing: chachapoly (default) or aesgcm.") var cipher: String = "chachapoly"
+        @Option(name: .long, help: "The most links a message may cross (1 to 254, default 8).") var hopLimit: Int = Int(WireBounds.defaultHopLimit)
+        @Flag(name: .long, help: "Log protocol details to standard error.") var verbose = false
+
+        func run() async throws {
+            try await reportingUserErrors {
+                let home = home.nodeHome
+                guard let listenAddress = HostPort(listen ?? "0.0.0.0:7777") else {
+                    throw UserError("\"\(listen ?? "")\" is not HOST:PORT; for example --listen 127.0.0.1:7777.")
+                }
+                guard Names.isValidRoom(room) else { throw UserError("The room \"\(room)\" is not 1 to 64 bytes without control characters.") }
+                let aead: AEADCipher
+                switch cipher.lowercased() {
+                case "chachapoly", "chacha", "chacha20-poly1305": aead = .chaChaPoly
+                case "aesgcm", "aes-gcm", "aes256gcm": aead = .aesGCM
+                default: throw UserError("The cipher \"\(cipher)\" is not chachapoly or aesgcm.")
+                }
+                guard (1...Int(WireBounds.maxHopLimit)).contains(hopLimit) else { throw UserError("--hop-limit must be 1 to 254.") }
+                let (identity, created) = try home.loadOrCreateIdentity()
+                if let name {
+                    guard Names.isValidNickname(name) else { throw UserError("The name \"\(name)\" is not 1 to 32 bytes without control characters.") }
+                    try home.saveNickname(name)
+                }
+                let nickname = name ?? home.loadNickname() ?? Self.defaultNickname()
+                var configuration = NodeConfiguration(home: home, nickname: nickname)
+                configuration.listen = listenAddress
+                configuration.room = room
+                configuration.cipher = aead
+                configuration.hopLimit = UInt8(hopLimit)
+
+                let interactive = !json && RawTerminal.isInteractive
+                let session = ChatSession(interactive: interactive, room: room)
+                if created { session.system("Created a new identity in \(home.directory).") }
+                var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
+                logger.logLevel = verbose ? .debug : .warning
+                let node = try await Node.start(configuration: configuration, identity: identity, logger: logger) { event in
+                    session.show(event)
+                }
+                await session.run(node: node)
+                await node.stop()
+                session.finish()
+            }
+        }
+
+        static func defaultNickname() -> String {
+            let user = ProcessInfo.processInfo.environment["USER"] ?? ""
+            return Names.isValidNickname(user) ? user : "anon"
+        }
+    }
+}
