@@ -65,6 +65,13 @@ public struct EstablishedLink: Sendable {
     public let remote: HandshakePayload
     /// Split()'s CipherStates, oriented for this side (PROTOCOL.md 5).
     public var transport: TransportState
+
+    /// Bundles a completed handshake (the state machines below make these; tests may too).
+    public init(suite: Suite, remote: HandshakePayload, transport: TransportState) {
+        self.suite = suite
+        self.remote = remote
+        self.transport = transport
+    }
 }
 
 /// The dialing side of PROTOCOL.md 4: preamble and message 1 out, message 2 in.
