@@ -67,10 +67,6 @@ public struct GossipEngine {
         guard envelope.hasValidSignature else {
             return invalid(from: peer, reason: .badSignature, now: now)
         }
-        if envelope.kind == .room, Self.text(fromUTF8: envelope.body) == nil {
-            // The codec checks this; a body that still is not UTF-8 is out of range all the same.
-            return invalid(from: peer, reason: .malformed, now: now)
-        }
 
         // Rule 2: "keeps aside, without counting it as invalid, an envelope whose timestamp is
         // more than 5 minutes ahead of the node's clock, until it is no longer ahead".
@@ -84,7 +80,9 @@ public struct GossipEngine {
     /// arrived from the neighbour that sent it (forwarded to every other link, even if that
     /// neighbour is gone), and forgets invalid envelopes that slid out of the window.
     ///
-    /// If the store throws, the envelope that failed and those after it stay held for the next tick.
+    /// If the store throws, the envelope that failed and those after it stay held. So that nothing
+    /// already stored goes unshown or unsent, the error is thrown only when no envelope was
+    /// processed; otherwise the actions so far are returned and the next tick meets the error again.
     public mutating func tick(now: UInt64) throws -> [GossipAction] {
         for peer in links.keys {
             links[peer]?.prune(now: now, windowMs: configuration.invalidEnvelopeWindowMs)
@@ -97,7 +95,8 @@ public struct GossipEngine {
                 actions += try accept(entry.envelope, from: entry.from)
             } catch {
                 held.restore(released[index...])
-                throw error
+                if index == 0 { throw error }
+                break
             }
         }
         return actions
@@ -219,9 +218,13 @@ public struct GossipEngine {
         return actions
     }
 
+    /// Whether and what an accepted envelope shows at this node.
     private enum Showing {
+        /// Room text, or a direct message to us that opened to UTF-8 text.
         case show(Delivery)
+        /// A direct message for another node: relayed, never opened here.
         case notForUs
+        /// A direct message to us whose box does not open or holds invalid UTF-8.
         case unopenable
     }
 
@@ -230,8 +233,8 @@ public struct GossipEngine {
     private func delivery(of envelope: Envelope) -> Showing {
         switch envelope.kind {
         case .room:
-            guard let text = Self.text(fromUTF8: envelope.body) else { return .unopenable }
-            return .show(Delivery(envelope: envelope, text: text))
+            // `Envelope.parse` already refused a room body that is not UTF-8 ("kind 1: UTF-8 text").
+            return .show(Delivery(envelope: envelope, text: String(decoding: envelope.body, as: UTF8.self)))
         case .direct:
             guard envelope.recipient == identity.publicKey else { return .notForUs }
             guard let plaintext = try? SealedBox.open(envelope.body, with: keyAgreementKey),

@@ -111,4 +111,22 @@ import Testing
         store.failInserts = false
         #expect(try bench.engine.tick(now: envelope.timestamp).deliveries.count == 1)
     }
+
+    @Test func aStoreFailureAfterProgressReturnsWhatWasDoneAndKeepsTheRest() throws {
+        let store = ScriptedStore()
+        var bench = Bench(store: store)
+        let first = try bench.room("first", seq: 1, timestamp: t0 + 3_600_000)
+        let second = try bench.room("second", seq: 2, timestamp: t0 + 3_600_001)
+        _ = try bench.engine.receive(first.encoded(), from: bench.left, now: t0)
+        _ = try bench.engine.receive(second.encoded(), from: bench.left, now: t0)
+        store.failInsertsAfter = 1
+        // The first was stored: its delivery and forward must not be lost with the error.
+        let actions = try bench.engine.tick(now: t0 + 3_600_001)
+        #expect(actions.deliveries.map(\.text) == ["first"])
+        #expect(actions.sends.count == 1)
+        #expect(bench.engine.heldCount == 1)
+        #expect(throws: ScriptedStore.Failure.self) { try bench.engine.tick(now: t0 + 3_600_001) }
+        store.failInsertsAfter = nil
+        #expect(try bench.engine.tick(now: t0 + 3_600_001).deliveries.map(\.text) == ["second"])
+    }
 }

@@ -74,12 +74,18 @@ final class ScriptedStore: MessageStore {
 
     let base = InMemoryMessageStore()
     var failInserts = false
+    /// When set, inserts fail once this many more have succeeded.
+    var failInsertsAfter: Int?
     private(set) var log: [String] = []
 
     func contains(_ id: MessageID) throws -> Bool { log.append("contains"); return base.contains(id) }
     func insert(_ envelope: Envelope) throws -> Bool {
         log.append("insert")
         if failInserts { throw Failure() }
+        if let remaining = failInsertsAfter {
+            guard remaining > 0 else { throw Failure() }
+            failInsertsAfter = remaining - 1
+        }
         return base.insert(envelope)
     }
     func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { base.messageID(author: author, seq: seq) }
