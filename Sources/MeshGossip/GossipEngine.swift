@@ -251,3 +251,10 @@ public struct GossipEngine {
         return text.utf8.elementsEqual(bytes) ? text : nil
     }
 }
+
+extension GossipEngine: CustomStringConvertible {
+    /// A summary for logs: counts only, so the identity's secret key can never reach a log by reflection.
+    public var description: String {
+        "GossipEngine(key: \(identity.publicKey.base64), links: \(links.count), held: \(held.count))"
+    }
+}
