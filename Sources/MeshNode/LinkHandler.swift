@@ -34,6 +34,8 @@ final class LinkHandler: ChannelInboundHandler {
     private(set) var remoteKey: SigningPublicKey?
     /// The remote handshake payload, once known.
     private(set) var remotePayload: HandshakePayload?
+    /// This node's name for the peer when the link was established (kept for events after it is unpinned).
+    var peerName: String?
     /// The suite in use, once known.
     private(set) var suite: Suite?
 

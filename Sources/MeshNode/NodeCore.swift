@@ -263,7 +263,10 @@ final class NodeCore {
                 keepNew = newInitiator < oldInitiator
             }
             let loser = keepNew ? existing : handler
-            if keepNew { links[key] = handler }
+            if keepNew {
+                links[key] = handler
+                handler.peerName = peer.name
+            }
             loser.close(saying: .duplicateConnection, "duplicate connection")
             if var dialer = dialers[key], dialer.connecting === handler || dialer.connecting === existing {
                 dialer.connecting = nil
@@ -273,6 +276,7 @@ final class NodeCore {
             return
         }
         links[key] = handler
+        handler.peerName = peer.name
         if var dialer = dialers[key] {
             dialer.retry?.cancel()
             dialer.retry = nil
@@ -292,7 +296,7 @@ final class NodeCore {
         gossip.linkDown(key)
         let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
             ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
-        emit(.linkDown(peer: trusted.peer(withKey: key)?.name ?? key.base64, reason: reason))
+        emit(.linkDown(peer: handler.peerName ?? key.base64, reason: reason))
         if var dialer = dialers[key], !stopping {
             dialer.failures += 1
             dialer.retry?.cancel()

@@ -1,0 +1,202 @@
+import Foundation
+import Testing
+
+/// The `meshchat` executable under test: `$MESHCHAT_BIN`, else the debug build beside the package.
+enum MeshChatBinary {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var path: String {
+        ProcessInfo.processInfo.environment["MESHCHAT_BIN"] ?? packageRoot.appendingPathComponent(".build/debug/meshchat").path
+    }
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: path) }
+}
+
+/// The result of running a `meshchat` command to completion.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// A temporary home for one node, removed when the test's process exits.
+struct TestHome {
+    let path: String
+
+    init(_ name: String) {
+        path = NSTemporaryDirectory() + "meshchat-test-\(name)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Runs `meshchat ARGS --home PATH` to completion.
+    @discardableResult
+    func run(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+        try runMeshChat(arguments + ["--home", path], stdin: stdin)
+    }
+
+    /// Creates the identity and returns the peer key.
+    func initialize(name: String) throws -> String {
+        let result = try run(["init", "--name", name])
+        #expect(result.status == 0, "init failed: \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Pins a peer.
+    func pin(_ name: String, _ key: String, _ address: String? = nil) throws {
+        let result = try run(["peer", "add", name, key] + (address.map { [$0] } ?? []))
+        #expect(result.status == 0, "peer add failed: \(result.stderr)")
+    }
+}
+
+/// Runs `meshchat` with `arguments` to completion, capturing both outputs.
+func runMeshChat(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                         stderr: String(decoding: stderrData, as: UTF8.self))
+}
+
+/// One parsed JSON event; immutable once parsed, so it may cross tasks.
+struct EventRecord: @unchecked Sendable {
+    let fields: [String: Any]
+}
+
+/// A running `meshchat start --json` process whose JSON events the test awaits.
+final class NodeProcess: @unchecked Sendable {
+    // `lock` serialises `events`, `waiters` and `stderrText`, written by the pipe readers' threads.
+    private let lock = NSLock()
+    private var events: [[String: Any]] = []
+    private var waiters: [(id: UUID, predicate: @Sendable ([String: Any]) -> Bool, continuation: CheckedContinuation<EventRecord, Error>)] = []
+    private var stderrText = ""
+    private let process = Process()
+    private let input = Pipe()
+    let home: TestHome
+
+    /// How long an awaited event may take before the test fails instead of hanging; a guard, not a measurement.
+    static let eventTimeout: Duration = .seconds(20)
+
+    struct Timeout: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
+        self.home = home
+        process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
+        process.arguments = ["start", "--json", "--home", home.path, "--listen", listen] + extraArguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.receive(stdout: handle.availableData) }
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    private var partial = Data()
+
+    private func receive(stdout data: Data) {
+        guard !data.isEmpty else { return }
+        var ready: [(CheckedContinuation<EventRecord, Error>, [String: Any])] = []
+        lock.withLock {
+            partial.append(data)
+            while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = partial[partial.startIndex..<newline]
+                partial.removeSubrange(partial.startIndex...newline)
+                guard var object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
+                object[Self.orderKey] = events.count // so a test can wait for the next event after one it saw
+                events.append(object)
+                waiters.removeAll { waiter in
+                    guard waiter.predicate(object) else { return false }
+                    ready.append((waiter.continuation, object))
+                    return true
+                }
+            }
+        }
+        for (continuation, object) in ready { continuation.resume(returning: EventRecord(fields: object)) }
+    }
+
+    /// Every event seen so far.
+    var allEvents: [[String: Any]] { lock.withLock { events } }
+
+    /// What the node wrote to standard error.
+    var stderr: String { lock.withLock { stderrText } }
+
+    /// Waits for the first event (already seen or future) that satisfies `predicate`; fails after
+    /// `eventTimeout` instead of hanging.
+    @discardableResult
+    func waitFor(_ description: String, _ predicate: @escaping @Sendable ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let id = UUID()
+        let record: EventRecord = try await withCheckedThrowingContinuation { continuation in
+            let seen: EventRecord? = lock.withLock {
+                if let hit = events.first(where: predicate) { return EventRecord(fields: hit) }
+                waiters.append((id, predicate, continuation))
+                return nil
+            }
+            if let seen { return continuation.resume(returning: seen) }
+            Task {
+                try? await Task.sleep(for: Self.eventTimeout)
+                let expired = self.lock.withLock { () -> CheckedContinuation<EventRecord, Error>? in
+                    guard let index = self.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return self.waiters.remove(at: index).continuation
+                }
+                expired?.resume(throwing: Timeout(description: "no \(description) event from \(self.home.path); stderr: \(self.stderr)"))
+            }
+        }
+        return record.fields
+    }
+
+    /// The field the harness adds to each event: its position in the node's output.
+    static let orderKey = "_order"
+
+    /// Waits for an event named `name` whose fields include `fields`, later than the event `after` if given.
+    /// Predicates run under the harness lock, so they must not call back into the harness.
+    @discardableResult
+    func waitFor(event name: String, where fields: [String: String] = [:], after earlier: [String: Any]? = nil) async throws -> [String: Any] {
+        let floor = earlier?[Self.orderKey] as? Int ?? -1
+        return try await waitFor("\(name) \(fields)") { event in
+            event["event"] as? String == name && (event[Self.orderKey] as? Int ?? 0) > floor
+                && fields.allSatisfy { key, value in "\(event[key] ?? "")" == value }
+        }
+    }
+
+    /// The port from the `ready` event.
+    func listenPort() async throws -> Int {
+        let ready = try await waitFor(event: "ready")
+        let listen = ready["listen"] as? String ?? ""
+        return Int(listen.split(separator: ":").last ?? "") ?? 0
+    }
+
+    /// Types a line into the node, as a script would.
+    func type(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Stops the node with SIGTERM and waits for it to exit.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    /// Kills the node with SIGKILL.
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { kill() }
+}
