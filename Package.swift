@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -19,9 +20,13 @@ let package = Package(
         .target(name: "MeshNoise", dependencies: ["MeshCrypto"]),
         .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
         .target(name: "MeshGossip", dependencies: ["MeshWire", "MeshCrypto"]),
-        .target(name: "MeshChatUI", dependencies: ["MeshWire"]),
+        .target(name: "MeshStore", dependencies: [
+            "MeshWire", "MeshCrypto", "MeshGossip",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "MeshChatUI"),
         .target(name: "MeshNode", dependencies: [
-            "MeshCrypto", "MeshNoise", "MeshWire", "MeshGossip",
+            "MeshCrypto", "MeshNoise", "MeshWire", "MeshGossip", "MeshStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -35,7 +40,8 @@ let package = Package(
         .testTarget(name: "MeshNoiseTests", dependencies: ["MeshNoise", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "MeshGossipTests", dependencies: ["MeshGossip", "MeshWire", "MeshCrypto"]),
-        .testTarget(name: "MeshChatUITests", dependencies: ["MeshChatUI", "MeshWire"]),
+        .testTarget(name: "MeshChatUITests", dependencies: ["MeshChatUI"]),
+        .testTarget(name: "MeshStoreTests", dependencies: ["MeshStore", "MeshGossip", "MeshWire", "MeshCrypto"]),
         .testTarget(name: "MeshNodeTests", dependencies: [
             "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -15,6 +15,29 @@ public protocol MessageStore: AnyObject {
     func highestSeq(author: SigningPublicKey) throws -> UInt64
     /// The most recently stored messages, oldest first, optionally filtered to one room (room kind only).
     func recent(room: String?, limit: Int) throws -> [Envelope]
+    /// Runs `body` as one transaction: every insert inside it is committed together (one disk
+    /// flush for many messages) before this returns; if it throws, nothing of it is kept.
+    func transaction<T>(_ body: () throws -> T) throws -> T
+    /// Per author, the sync frontier: `contiguous` is the highest seq n such that every seq 1...n
+    /// is held (or was held and pruned); `highest` is the highest seq held or pruned.
+    func frontier() throws -> [SigningPublicKey: SeqFrontier]
+    /// Stored envelopes by `author` with `after < seq <= through`, in seq order (a reused seq gives
+    /// several), at most `limit` of them.
+    func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) throws -> [Envelope]
+}
+
+/// What a node holds of one author's sequence (see `MessageStore.frontier()`).
+public struct SeqFrontier: Equatable, Sendable {
+    /// Every seq 1...contiguous is held (or was, before pruning).
+    public var contiguous: UInt64
+    /// The highest seq held (or pruned).
+    public var highest: UInt64
+
+    /// Builds a frontier.
+    public init(contiguous: UInt64, highest: UInt64) {
+        self.contiguous = contiguous
+        self.highest = highest
+    }
 }
 
 /// A `MessageStore` in memory, for tests and the in-memory mesh. Keeps everything it is given
@@ -61,6 +84,26 @@ public final class InMemoryMessageStore: MessageStore {
     /// The highest seq stored for `author`, 0 if none.
     public func highestSeq(author: SigningPublicKey) -> UInt64 {
         highestSeqByAuthor[author] ?? 0
+    }
+
+    /// Runs `body`; memory needs no commit.
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    /// The contiguous and highest seq held per author.
+    public func frontier() -> [SigningPublicKey: SeqFrontier] {
+        var seqs: [SigningPublicKey: Set<UInt64>] = [:]
+        for key in idByAuthorSeq.keys { seqs[key.author, default: []].insert(key.seq) }
+        return seqs.mapValues { held in
+            var contiguous: UInt64 = 0
+            while held.contains(contiguous + 1) { contiguous += 1 }
+            return SeqFrontier(contiguous: contiguous, highest: held.max() ?? 0)
+        }
+    }
+
+    /// Stored envelopes by `author` in `after < seq <= through`, in seq order, at most `limit`.
+    public func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) -> [Envelope] {
+        Array(envelopes.filter { $0.author == author && $0.seq > after && $0.seq <= through }
+            .sorted { $0.seq < $1.seq }.prefix(max(0, limit)))
     }
 
     /// The last `limit` stored envelopes (optionally only room messages of `room`), oldest first.
