@@ -30,6 +30,11 @@ final class NodeCore {
     private var pending: [ObjectIdentifier: LinkHandler] = [:]
     private var dialers: [SigningPublicKey: Dialer] = [:]
     private var lastAccepted: [SigningPublicKey: UInt64] = [:]
+    /// Peers whose link the other side just closed as a duplicate: the surviving connection is
+    /// usually a moment away, so link-down waits `duplicateGrace` and a quick relink is silent.
+    private var relinking: Set<SigningPublicKey> = []
+    /// How long a link closed as a duplicate may take to be replaced before people are told it is down.
+    static let duplicateGrace: TimeAmount = .seconds(2)
     private var handshakeClock: HandshakeClock
     private(set) var gossip: GossipEngine
     let store: MessageStore
@@ -285,6 +290,8 @@ final class NodeCore {
             dialers[key] = dialer
         }
         gossip.linkUp(key)
+        // A cross-dial replaced by the other connection is one link to the person, not a leave and a join.
+        if relinking.remove(key) != nil { return }
         emit(.linkUp(peer: peer.name, key: key, address: handler.remoteAddress, direction: handler.direction,
                      suite: handler.suite ?? .ikChaChaPolyBLAKE2b))
     }
@@ -296,7 +303,16 @@ final class NodeCore {
         gossip.linkDown(key)
         let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
             ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
-        emit(.linkDown(peer: handler.peerName ?? key.base64, reason: reason))
+        let name = handler.peerName ?? key.base64
+        if handler.byeReceived == .duplicateConnection && !stopping {
+            relinking.insert(key)
+            eventLoop.assumeIsolated().scheduleTask(in: Self.duplicateGrace) { [weak self] in
+                guard let self, self.relinking.remove(key) != nil else { return }
+                self.emit(.linkDown(peer: name, reason: reason))
+            }
+        } else {
+            emit(.linkDown(peer: name, reason: reason))
+        }
         if var dialer = dialers[key], !stopping {
             dialer.failures += 1
             dialer.retry?.cancel()

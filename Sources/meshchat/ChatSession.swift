@@ -26,8 +26,12 @@ final class ChatSession: Sendable {
     // Output comes from the node's loop and from input handling; the mutex keeps lines whole and in order.
     private let state: Mutex<State>
 
-    init(interactive: Bool, room: String) {
+    /// This node's display name, for the lines it posts.
+    let nickname: String
+
+    init(interactive: Bool, room: String, nickname: String) {
         self.interactive = interactive
+        self.nickname = nickname
         let colors = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         state = Mutex(State(screen: ChatScreen(room: room), style: MessageStyle(colors: colors, currentRoom: room)))
     }
@@ -107,7 +111,7 @@ final class ChatSession: Sendable {
             } catch {
                 system("Cannot switch the terminal to raw mode: \(error).")
             }
-            printAbove("")
+            state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
         }
         let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -220,7 +224,7 @@ final class ChatSession: Sendable {
         guard case let .sent(_, kind, room, _) = sent else { return }
         let line = state.withLock { state in
             state.style.format(ChatLine(
-                timestamp: Date(), nickname: peer.map { "to \($0)" } ?? "me", authorKey: node.key.base64, pinnedName: nil,
+                timestamp: Date(), nickname: peer.map { "\(nickname) to \($0)" } ?? nickname, authorKey: node.key.base64, pinnedName: nil,
                 pinned: true, room: room ?? "", kind: kind == .room ? .room : .direct, text: text, outgoing: true))
         }
         printAbove(line)

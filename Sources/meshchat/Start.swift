@@ -47,7 +47,7 @@ extension MeshChat {
                 configuration.hopLimit = UInt8(hopLimit)
 
                 let interactive = !json && RawTerminal.isInteractive
-                let session = ChatSession(interactive: interactive, room: room)
+                let session = ChatSession(interactive: interactive, room: room, nickname: nickname)
                 if created { session.system("Created a new identity in \(home.directory).") }
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning

@@ -91,4 +91,9 @@ final class ScriptedStore: MessageStore {
     func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { base.messageID(author: author, seq: seq) }
     func highestSeq(author: SigningPublicKey) throws -> UInt64 { base.highestSeq(author: author) }
     func recent(room: String?, limit: Int) throws -> [Envelope] { base.recent(room: room, limit: limit) }
+    func transaction<T>(_ body: () throws -> T) throws -> T { try base.transaction(body) }
+    func frontier() throws -> [SigningPublicKey: SeqFrontier] { base.frontier() }
+    func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) throws -> [Envelope] {
+        base.envelopes(author: author, after: after, through: through, limit: limit)
+    }
 }

@@ -76,6 +76,39 @@ struct MeshProcessTests {
         try await realNode.waitFor(event: "link-up", where: ["peer": "alice"])
     }
 
+    /// Two nodes that both dial each other end with one link that both agree on, and people see
+    /// one join on each side and no leave. (Which connection wins when both exist at once is
+    /// tested byte for byte in HostileInputTests.)
+    @Test func crossDialKeepsOneLink() async throws {
+        let a = TestHome("a"), b = TestHome("b")
+        let aKey = try a.initialize(name: "alice"), bKey = try b.initialize(name: "bob")
+        let nodeA = try NodeProcess(home: a)
+        let aPort = try await nodeA.listenPort()
+        try b.pin("alice", aKey, "127.0.0.1:\(aPort)")
+        let nodeB = try NodeProcess(home: b)
+        let bPort = try await nodeB.listenPort()
+        try a.pin("bob", bKey, "127.0.0.1:\(bPort)") // A now dials B while B dials A
+        try await nodeA.waitFor(event: "link-up", where: ["peer": "bob"])
+        try await nodeB.waitFor(event: "link-up", where: ["peer": "alice"])
+        // Let any duplicate be settled: a message crossing proves the surviving link works both ways.
+        nodeA.type("ping from alice")
+        try await nodeB.waitFor(event: "message", where: ["text": "ping from alice"])
+        nodeB.type("pong from bob")
+        try await nodeA.waitFor(event: "message", where: ["text": "pong from bob"])
+
+        func linkDirection(_ home: TestHome) throws -> String? {
+            let status = try home.run(["status", "--json"])
+            let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            return (object?["peers"] as? [[String: Any]])?.first?["direction"] as? String
+        }
+        let aDirection = try linkDirection(a), bDirection = try linkDirection(b)
+        #expect(aDirection != nil && bDirection != nil && aDirection != bDirection, "\(String(describing: aDirection)) / \(String(describing: bDirection))")
+        #expect(nodeA.allEvents.filter { $0["event"] as? String == "link-up" }.count == 1)
+        #expect(nodeB.allEvents.filter { $0["event"] as? String == "link-up" }.count == 1)
+        #expect(!nodeA.allEvents.contains { $0["event"] as? String == "link-down" })
+        #expect(!nodeB.allEvents.contains { $0["event"] as? String == "link-down" })
+    }
+
     /// A dialer whose key is not pinned is refused, and the refusal names its key.
     @Test func unpinnedDialerIsRefusedByKey() async throws {
         let a = TestHome("a"), stranger = TestHome("stranger")
