@@ -30,6 +30,8 @@ final class NodeCore {
     private var pending: [ObjectIdentifier: LinkHandler] = [:]
     private var dialers: [SigningPublicKey: Dialer] = [:]
     private var lastAccepted: [SigningPublicKey: UInt64] = [:]
+    /// Envelopes received in this loop tick, stored together by `drainInbox`.
+    private var inbox: [(bytes: [UInt8], peer: SigningPublicKey)] = []
     /// Peers whose link the other side just closed as a duplicate: the surviving connection is
     /// usually a moment away, so link-down waits `duplicateGrace` and a quick relink is silent.
     private var relinking: Set<SigningPublicKey> = []
@@ -203,7 +205,7 @@ final class NodeCore {
             .whenFailure { [weak self, name = dialer.peer.name] error in
                 guard let self else { return }
                 self.pending[ObjectIdentifier(loopBoundHandler.value)] = nil
-                self.dialEnded(key, handler: loopBoundHandler.value, linked: false,
+                self.dialEnded(key, handler: loopBoundHandler.value,
                                why: "cannot reach \(name) at \(address) (\(Self.describe(error)))", event: false)
             }
     }
@@ -214,7 +216,7 @@ final class NodeCore {
         guard let peer = handler.dialedPeer else { return }
         let why: String
         switch reason {
-        case .handshake(.unexpectedIdentity), .handshake(.decryptionFailed), .connectionClosedDuringHandshake, .handshake:
+        case .handshake, .connectionClosedDuringHandshake:
             // PROTOCOL.md 4: any failure to complete message 2 is said as one thing, never a weaker fallback.
             why = configuration.preSharedKey == nil
                 ? "the node at \(peer.address?.description ?? handler.remoteAddress) does not hold \(peer.name)'s pinned key, does not trust us, or uses a different suite or pre-shared key"
@@ -222,10 +224,10 @@ final class NodeCore {
         case .handshakeTimedOut:
             why = "the handshake with \(peer.name) did not complete within 10 seconds"
         }
-        dialEnded(peer.key, handler: handler, linked: false, why: why, event: true)
+        dialEnded(peer.key, handler: handler, why: why, event: true)
     }
 
-    private func dialEnded(_ key: SigningPublicKey, handler: LinkHandler, linked: Bool, why: String, event: Bool) {
+    private func dialEnded(_ key: SigningPublicKey, handler: LinkHandler, why: String, event: Bool) {
         guard var dialer = dialers[key], dialer.connecting === handler else { return }
         dialer.connecting = nil
         if event, let address = dialer.peer.address {
@@ -338,11 +340,29 @@ final class NodeCore {
 
     // MARK: Gossip
 
+    /// Queues an envelope from a link; everything queued in one loop tick is stored in one
+    /// transaction, and only once that commits is any of it shown or forwarded.
     func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey) {
+        inbox.append((bytes, peer))
+        guard inbox.count == 1 else { return }
+        eventLoop.assumeIsolated().execute { [weak self] in self?.drainInbox() }
+    }
+
+    /// Stores the queued envelopes together (one commit, one disk flush), then acts on them.
+    private func drainInbox() {
+        let batch = inbox
+        inbox.removeAll(keepingCapacity: true)
+        let now = clock()
         do {
-            perform(try gossip.receive(bytes, from: peer, now: clock()))
+            let actions = try store.transaction {
+                var actions: [GossipAction] = []
+                for (bytes, peer) in batch { actions += try gossip.receive(bytes, from: peer, now: now) }
+                return actions
+            }
+            perform(actions)
         } catch {
-            emit(.error(message: "Could not store a message: \(error)."))
+            // Nothing of the batch was kept; the senders' next sync offers it again.
+            emit(.error(message: "Could not store \(batch.count) received messages: \(error)."))
         }
     }
 
