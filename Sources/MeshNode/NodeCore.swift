@@ -240,13 +240,9 @@ final class NodeCore {
         dialers[key] = dialer
     }
 
-    /// Exponential backoff with ±25% jitter, capped (issue: "capped near 30 s").
     func redialDelay(afterFailures failures: Int) -> TimeAmount {
-        let base = configuration.initialRedialDelay.nanoseconds
-        let cap = configuration.maximumRedialDelay.nanoseconds
-        let exponential = failures >= 30 ? cap : min(cap, base << Int64(max(0, failures - 1)))
-        let jitter = Int64(SecureRandom.uniform(1001)) - 500 // -500...500 thousandths of a quarter
-        return .nanoseconds(max(base / 2, exponential + exponential / 4 * jitter / 500))
+        RedialBackoff(initial: configuration.initialRedialDelay, maximum: configuration.maximumRedialDelay)
+            .delay(afterFailures: failures, jitter: SecureRandom.uniform(RedialBackoff.jitterSteps))
     }
 
     // MARK: Links
