@@ -100,7 +100,11 @@ public final class SQLiteMessageStore: MessageStore {
         lock = nil
     }
 
-    deinit { lock?.release() }
+    deinit {
+        // The connection closes before the lock goes, so the next node never meets a live connection.
+        try? queue.close()
+        lock?.release()
+    }
 
     // MARK: - MessageStore
 
