@@ -32,7 +32,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "meshchat", dependencies: [
-            "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto",
+            "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -41,7 +41,10 @@ let package = Package(
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),
         .testTarget(name: "MeshGossipTests", dependencies: ["MeshGossip", "MeshWire", "MeshCrypto"]),
         .testTarget(name: "MeshChatUITests", dependencies: ["MeshChatUI"]),
-        .testTarget(name: "MeshStoreTests", dependencies: ["MeshStore", "MeshGossip", "MeshWire", "MeshCrypto"]),
+        .testTarget(name: "MeshStoreTests", dependencies: [
+            "MeshStore", "MeshGossip", "MeshWire", "MeshCrypto",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
             "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "NIOCore", package: "swift-nio"),

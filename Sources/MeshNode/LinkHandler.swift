@@ -108,6 +108,13 @@ final class LinkHandler: ChannelInboundHandler {
         }
     }
 
+    /// Whether the socket's send buffer has room; sync answers wait while it has not.
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, registered, let key = remoteKey { core.resumeSync(to: key) }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         core.logger.debug("link error", metadata: ["link.address": "\(remoteAddress)", "link.error": "\(error)"])
         context.close(promise: nil)
@@ -236,6 +243,14 @@ final class LinkHandler: ChannelInboundHandler {
             core.logger.debug("peer said bye", metadata: ["link.reason": "\(reason)"])
             byeReceived = reason
             context?.close(promise: nil)
+        case .unknown(let type, let body) where (SyncMessageType.frontier...SyncMessageType.done).contains(type):
+            guard let key = remoteKey else { return }
+            do {
+                core.receiveSync(try SyncMessage.parse(type: type, body: body), from: key)
+            } catch {
+                // docs/sync-protocol.md: a sync message that does not parse is a protocol error.
+                protocolViolation("malformed sync message")
+            }
         case .unknown:
             // "A node ignores plaintext types it does not know." (PROTOCOL.md 5)
             break
@@ -249,9 +264,14 @@ final class LinkHandler: ChannelInboundHandler {
 
     /// Encrypts and queues one plaintext; frames written in one event-loop tick share one flush.
     func send(_ plaintext: Plaintext) {
+        send(encoded: plaintext.encoded())
+    }
+
+    /// Encrypts and queues one already encoded plaintext (type byte first).
+    func send(encoded plaintext: [UInt8]) {
         guard case .established(var link) = phase else { return }
         phase = .closed
-        guard let ciphertext = try? link.transport.encrypt(plaintext.encoded()) else {
+        guard let ciphertext = try? link.transport.encrypt(plaintext) else {
             context?.close(promise: nil)
             return
         }

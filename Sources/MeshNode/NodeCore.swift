@@ -3,6 +3,7 @@ import Logging
 import MeshCrypto
 import MeshGossip
 import MeshNoise
+import MeshStore
 import MeshWire
 import NIOCore
 import NIOPosix
@@ -39,6 +40,10 @@ final class NodeCore {
     static let duplicateGrace: TimeAmount = .seconds(2)
     private var handshakeClock: HandshakeClock
     private(set) var gossip: GossipEngine
+    /// Catch-up sync with every linked peer (docs/sync-protocol.md).
+    private var sync: SyncCoordinator
+    /// Set when this node's identity outlived its store: it must learn its last seq from a peer before posting.
+    private var mustLearnOwnSeq: Bool
     let store: MessageStore
     private(set) var listenAddress: HostPort
     private var stopping = false
@@ -52,7 +57,7 @@ final class NodeCore {
     }
 
     init(configuration: NodeConfiguration, identity: SigningPrivateKey, trusted: TrustedPeers, trustedText: String,
-         store: MessageStore, eventLoop: EventLoop, logger: Logger,
+         store: MessageStore, storeIsNew: Bool, eventLoop: EventLoop, logger: Logger,
          clock: @escaping @Sendable () -> UInt64, emit: @escaping @Sendable (NodeEvent) -> Void) {
         self.configuration = configuration
         self.identity = identity
@@ -70,6 +75,8 @@ final class NodeCore {
         var gossipConfiguration = GossipConfiguration()
         gossipConfiguration.hopLimit = configuration.hopLimit
         self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
+        self.sync = SyncCoordinator(store: store, ownKey: identity.publicKey)
+        self.mustLearnOwnSeq = storeIsNew
     }
 
     /// What this node says of itself in every handshake.
@@ -88,6 +95,17 @@ final class NodeCore {
         for peer in trusted.peers where peer.address != nil { startDialing(peer) }
         every(configuration.peersFilePollInterval) { $0.reloadPeersFileIfChanged() }
         every(.seconds(1)) { $0.tick() }
+        prune()
+        every(Self.pruneInterval) { $0.prune() }
+    }
+
+    /// How often the retention window is applied.
+    static let pruneInterval: TimeAmount = .minutes(10)
+
+    private func prune() {
+        do { _ = try durableStore?.prune(now: Date()) } catch {
+            emit(.error(message: "Could not prune old messages: \(error)."))
+        }
     }
 
     /// Runs `body` every `interval` until the node stops.
@@ -113,11 +131,20 @@ final class NodeCore {
 
     func isTrusted(_ key: SigningPublicKey) -> Bool { trusted.peer(withKey: key) != nil }
 
-    func lastAcceptedTimestamp(from key: SigningPublicKey) -> UInt64? { lastAccepted[key] }
+    /// The largest handshake timestamp accepted from `key`, remembered across restarts when the store can.
+    func lastAcceptedTimestamp(from key: SigningPublicKey) -> UInt64? {
+        if let known = lastAccepted[key] { return known }
+        let stored = try? durableStore?.lastAcceptedTimestamp(from: key)
+        return stored ?? nil
+    }
 
     /// "it records the timestamp when it sends message 2" (PROTOCOL.md 4)
     func recordAcceptedTimestamp(_ timestamp: UInt64, from key: SigningPublicKey) {
-        lastAccepted[key] = max(lastAccepted[key] ?? 0, timestamp)
+        let largest = max(lastAcceptedTimestamp(from: key) ?? 0, timestamp)
+        lastAccepted[key] = largest
+        do { try durableStore?.setLastAcceptedTimestamp(largest, from: key) } catch {
+            logger.error("cannot record a handshake timestamp", metadata: ["store.error": "\(error)"])
+        }
     }
 
     /// "strictly increasing over every handshake message a node sends, restarts included"
@@ -288,6 +315,7 @@ final class NodeCore {
             dialers[key] = dialer
         }
         gossip.linkUp(key)
+        performSync { try $0.linkUp(key) }
         // A cross-dial replaced by the other connection is one link to the person, not a leave and a join.
         if relinking.remove(key) != nil { return }
         emit(.linkUp(peer: peer.name, key: key, address: handler.remoteAddress, direction: handler.direction,
@@ -299,6 +327,7 @@ final class NodeCore {
         guard let key = handler.remoteKey, links[key] === handler else { return }
         links[key] = nil
         gossip.linkDown(key)
+        performSync { try $0.linkDown(key) }
         let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
             ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
         let name = handler.peerName ?? key.base64
@@ -362,8 +391,75 @@ final class NodeCore {
         }
     }
 
+    // MARK: Sync
+
+    /// Answers budget per loop tick for one peer, so a long catch-up never starves live traffic.
+    static let syncEnvelopesPerTick = 512
+    /// Envelopes read from the store per batch.
+    static let syncBatchSize = 128
+
+    func receiveSync(_ message: SyncMessage, from peer: SigningPublicKey) {
+        performSync(peer: peer) { try $0.receive(message, from: peer) }
+    }
+
+    /// Runs a coordinator step and carries out its actions; a sync protocol error closes the link.
+    private func performSync(peer: SigningPublicKey? = nil, _ step: (inout SyncCoordinator) throws -> [SyncAction]) {
+        let actions: [SyncAction]
+        do {
+            actions = try step(&sync)
+        } catch let error as SyncError {
+            if let peer { links[peer]?.close(saying: error.byeReason, "sync protocol error") }
+            return
+        } catch {
+            emit(.error(message: "Sync could not read the store: \(error)."))
+            return
+        }
+        if sync.ownSeqKnown { mustLearnOwnSeq = false }
+        for action in actions {
+            switch action {
+            case let .send(message, to: peer):
+                links[peer]?.send(encoded: message.encoded())
+            case let .stream(_, to: peer):
+                resumeSync(to: peer)
+            case let .learnedOwnSeq(seq):
+                mustLearnOwnSeq = false
+                do { try durableStore?.raiseOwnSeqFloor(to: seq) } catch {
+                    emit(.error(message: "Could not record this node's sequence number: \(error)."))
+                }
+            case .caughtUp:
+                break
+            }
+        }
+    }
+
+    /// Sends what `peer` asked for, a bounded amount per tick and only while its socket has room.
+    func resumeSync(to peer: SigningPublicKey) {
+        var budget = Self.syncEnvelopesPerTick
+        while budget > 0, let link = links[peer], link.isWritable {
+            let batch: SyncBatch?
+            do { batch = try sync.nextBatch(for: peer, limit: Self.syncBatchSize) } catch {
+                emit(.error(message: "Sync could not read the store: \(error)."))
+                return
+            }
+            switch batch {
+            case nil:
+                return
+            case .envelopes(let envelopes)?:
+                for envelope in envelopes { link.send(.message(envelope: envelope.encoded())) }
+                budget -= envelopes.count
+            case .finished(let id)?:
+                link.send(encoded: SyncMessage.done(id: id).encoded())
+            }
+        }
+        // Out of budget but still writable: continue next tick. Not writable: channelWritabilityChanged resumes.
+        if budget <= 0, links[peer]?.isWritable == true {
+            eventLoop.assumeIsolated().execute { [weak self] in self?.resumeSync(to: peer) }
+        }
+    }
+
     /// Posts a room message to `room` (default: the current room).
     func postRoom(_ text: String, room: String?) throws -> NodeEvent {
+        try checkOwnSeqKnown()
         let target = room ?? self.room
         let (envelope, actions) = try gossip.postRoom(text: text, room: target, nickname: nickname, now: clock())
         perform(actions)
@@ -375,6 +471,7 @@ final class NodeCore {
         guard let peer = trusted.peer(named: name) else {
             throw HomeError("No peer named \(name) is pinned; `meshchat peer list` shows the names.")
         }
+        try checkOwnSeqKnown()
         do {
             let (envelope, actions) = try gossip.postDirect(text: text, to: peer.key, nickname: nickname, now: clock())
             perform(actions)
@@ -385,6 +482,15 @@ final class NodeCore {
     }
 
     func join(_ room: String) { self.room = room }
+
+    /// "one whose store was lost learns its last sequence number from its peers before it posts again"
+    private func checkOwnSeqKnown() throws(HomeError) {
+        guard mustLearnOwnSeq else { return }
+        throw HomeError("This node's message store is new but its identity is not: it must learn its last sequence number from a linked peer before it posts, so that it never reuses one; try again once a peer is linked.")
+    }
+
+    /// The SQLite store, when the node runs on one: it also keeps the own-seq floor and handshake timestamps.
+    private var durableStore: SQLiteMessageStore? { store as? SQLiteMessageStore }
 
     /// The latest stored messages this node can show, oldest first.
     func history(room: String?, limit: Int) throws -> [ShownMessage] {

@@ -29,6 +29,8 @@ public struct NodeHome: Sendable {
     public var identityPath: String { directory + "/identity" }
     /// The display name chosen at `init --name` or `start --name`.
     public var nicknamePath: String { directory + "/nickname" }
+    /// The SQLite message store.
+    public var storePath: String { directory + "/store.sqlite" }
     /// The trusted-peers file.
     public var peersPath: String { directory + "/peers" }
     /// The control socket `meshchat send` and `status` talk to.

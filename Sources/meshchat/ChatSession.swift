@@ -26,6 +26,9 @@ final class ChatSession: Sendable {
     // Output comes from the node's loop and from input handling; the mutex keeps lines whole and in order.
     private let state: Mutex<State>
 
+    /// How many of the room's last messages the chat shows when it opens.
+    static let historyOnOpen = 20
+
     /// This node's display name, for the lines it posts.
     let nickname: String
 
@@ -111,6 +114,9 @@ final class ChatSession: Sendable {
             } catch {
                 system("Cannot switch the terminal to raw mode: \(error).")
             }
+            // The chat opens on the room's recent past.
+            let room = state.withLock { $0.screen.room }
+            for message in (try? await node.history(room: room, limit: Self.historyOnOpen)) ?? [] { show(.message(message)) }
             state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
         }
         let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in

@@ -350,7 +350,23 @@ struct HostileInputTests {
         await target.stop()
     }
 
-    @Test(arguments: [UInt8(0x55), 0x11, 0x1F, 0x20, 0x30, 0x7E, 0x00, 0x80, 0xFF])
+    /// docs/sync-protocol.md: a sync message (0x11-0x13) that does not parse is a protocol error.
+    @Test(arguments: [
+        [0x11],                                // frontier without flags or count
+        [0x11, 0x00, 0x00, 0x00],              // count 0 without the last flag
+        [0x12, 0, 0, 0, 1, 0, 0],              // request with no ranges
+        [0x13, 0, 0, 1],                       // done with half a request id
+        [0x13, 0, 0, 0, 9],                    // done for a request never made
+    ] as [[UInt8]])
+    func malformedSyncMessageIsByeTwo(plaintext: [UInt8]) async throws {
+        let target = try await TargetNode()
+        let client = try target.linkedClient()
+        try client.sendPlaintextBytes(plaintext)
+        #expect(try client.expectByeThenClose() == .protocolError)
+        await target.stop()
+    }
+
+    @Test(arguments: [UInt8(0x55), 0x14, 0x1F, 0x20, 0x30, 0x7E, 0x00, 0x80, 0xFF])
     func unknownPlaintextTypeIsIgnored(type: UInt8) async throws {
         let target = try await TargetNode()
         let client = try target.linkedClient()
