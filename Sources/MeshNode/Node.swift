@@ -40,7 +40,7 @@ public final class Node: Sendable {
     /// Starts a node: loads the identity and trusted peers, listens, then dials every pinned peer
     /// with an address. `events` is called on the node's loop, in order.
     public static func start(configuration: NodeConfiguration, identity: SigningPrivateKey,
-                             store: MessageStore = InMemoryMessageStore(), storeIsNew: Bool = false, logger: Logger = Logger(label: "meshchat"),
+                             store: MessageStore = InMemoryMessageStore(), storeWasLost: Bool = false, logger: Logger = Logger(label: "meshchat"),
                              clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) },
                              events: @escaping @Sendable (NodeEvent) -> Void) async throws -> Node {
         let home = configuration.home
@@ -56,7 +56,7 @@ public final class Node: Sendable {
         do {
             let core = try await loop.submit {
                 NIOLoopBound(NodeCore(configuration: configuration, identity: identity, trusted: trusted, trustedText: trustedText,
-                                      store: store, storeIsNew: storeIsNew, eventLoop: loop, logger: logger, clock: clock, emit: events), eventLoop: loop)
+                                      store: store, storeWasLost: storeWasLost, eventLoop: loop, logger: logger, clock: clock, emit: events), eventLoop: loop)
             }.get()
             let listener: Channel
             do {

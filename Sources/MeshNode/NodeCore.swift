@@ -57,7 +57,7 @@ final class NodeCore {
     }
 
     init(configuration: NodeConfiguration, identity: SigningPrivateKey, trusted: TrustedPeers, trustedText: String,
-         store: MessageStore, storeIsNew: Bool, eventLoop: EventLoop, logger: Logger,
+         store: MessageStore, storeWasLost: Bool, eventLoop: EventLoop, logger: Logger,
          clock: @escaping @Sendable () -> UInt64, emit: @escaping @Sendable (NodeEvent) -> Void) {
         self.configuration = configuration
         self.identity = identity
@@ -76,7 +76,7 @@ final class NodeCore {
         gossipConfiguration.hopLimit = configuration.hopLimit
         self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
         self.sync = SyncCoordinator(store: store, ownKey: identity.publicKey)
-        self.mustLearnOwnSeq = storeIsNew
+        self.mustLearnOwnSeq = storeWasLost
     }
 
     /// What this node says of itself in every handshake.

@@ -31,6 +31,9 @@ public struct NodeHome: Sendable {
     public var nicknamePath: String { directory + "/nickname" }
     /// The SQLite message store.
     public var storePath: String { directory + "/store.sqlite" }
+    /// Written when the store is first created, so that a store missing later is known to be lost
+    /// (and the node learns its seq from peers) rather than never made.
+    public var storeMarkerPath: String { directory + "/store.created" }
     /// The trusted-peers file.
     public var peersPath: String { directory + "/peers" }
     /// The control socket `meshchat send` and `status` talk to.
@@ -121,6 +124,19 @@ public struct NodeHome: Sendable {
             return content.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) != name
         }
         try writeAtomically(kept.joined(separator: "\n"), to: peersPath)
+    }
+
+    // MARK: Store
+
+    /// Whether this home had a message store that is now gone.
+    public var storeWasLost: Bool {
+        !FileManager.default.fileExists(atPath: storePath) && FileManager.default.fileExists(atPath: storeMarkerPath)
+    }
+
+    /// Records that this home has a store.
+    public func markStoreCreated() throws(HomeError) {
+        guard !FileManager.default.fileExists(atPath: storeMarkerPath) else { return }
+        try writeAtomically("A message store was created here; if store.sqlite goes missing the node learns its seq from peers.\n", to: storeMarkerPath)
     }
 
     // MARK: Handshake clock

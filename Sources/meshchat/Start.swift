@@ -46,11 +46,12 @@ extension MeshChat {
                 guard retentionDays > 0, retentionMessages > 0 else {
                     throw UserError("--retention-days and --retention-messages must be positive numbers.")
                 }
-                let storeIsNew = !FileManager.default.fileExists(atPath: home.storePath) && !created
+                let storeWasLost = home.storeWasLost
                 let store = try SQLiteMessageStore(path: home.storePath, options: .init(
                     synchronous: strictDurability ? .full : .normal,
                     retention: .init(maxAge: .seconds(retentionDays * 86_400), maxMessages: retentionMessages),
                     owner: identity.publicKey))
+                try home.markStoreCreated()
                 let nickname = name ?? home.loadNickname() ?? Self.defaultNickname()
                 var configuration = NodeConfiguration(home: home, nickname: nickname)
                 configuration.listen = listenAddress
@@ -64,7 +65,7 @@ extension MeshChat {
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning
                 let node = try await Node.start(configuration: configuration, identity: identity, store: store,
-                                                storeIsNew: storeIsNew, logger: logger) { event in
+                                                storeWasLost: storeWasLost, logger: logger) { event in
                     session.show(event)
                 }
                 await session.run(node: node)

@@ -48,8 +48,13 @@ struct TestHome {
 
 /// Runs `meshchat` with `arguments` to completion, capturing both outputs.
 func runMeshChat(_ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+    try runProgram(MeshChatBinary.path, arguments, stdin: stdin)
+}
+
+/// Runs a program to completion, capturing both outputs.
+func runProgram(_ path: String, _ arguments: [String], stdin: String? = nil) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     let out = Pipe(), err = Pipe(), input = Pipe()
     process.standardOutput = out
@@ -88,10 +93,14 @@ final class NodeProcess: @unchecked Sendable {
         let description: String
     }
 
-    init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
+    convenience init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
+        try self.init(home: home, arguments: ["--listen", listen] + extraArguments)
+    }
+
+    private init(home: TestHome, arguments: [String]) throws {
         self.home = home
         process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
-        process.arguments = ["start", "--json", "--home", home.path, "--listen", listen] + extraArguments
+        process.arguments = ["start", "--json", "--home", home.path] + arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -169,6 +178,23 @@ final class NodeProcess: @unchecked Sendable {
         return try await waitFor("\(name) \(fields)") { event in
             event["event"] as? String == name && (event[Self.orderKey] as? Int ?? 0) > floor
                 && fields.allSatisfy { key, value in "\(event[key] ?? "")" == value }
+        }
+    }
+
+    /// Waits until `count` distinct message ids have been shown; returns how many message events
+    /// there were in all (more than `count` would mean a message was shown twice).
+    @discardableResult
+    func waitForDistinctMessages(_ count: Int, where matches: @escaping @Sendable ([String: Any]) -> Bool = { _ in true }) async throws -> Int {
+        var seen = Set<String>(), total = 0, scanned = 0
+        while true {
+            let events = allEvents
+            for event in events[scanned...] where event["event"] as? String == "message" && matches(event) {
+                seen.insert(event["id"] as? String ?? "")
+                total += 1
+            }
+            scanned = events.count
+            if seen.count >= count { return total }
+            try await waitFor(event: "message", after: events.last)
         }
     }
 
