@@ -71,7 +71,7 @@ final class NodeCore {
         self.clock = clock
         self.emit = emit
         self.listenAddress = configuration.listen
-        self.handshakeClock = HandshakeClock(home: configuration.home)
+        self.handshakeClock = HandshakeClock(store: store as? SQLiteMessageStore)
         var gossipConfiguration = GossipConfiguration()
         gossipConfiguration.hopLimit = configuration.hopLimit
         self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
@@ -586,17 +586,18 @@ final class NodeCore {
 }
 
 /// Keeps handshake timestamps strictly increasing across restarts without a disk write per handshake:
-/// the home records a mark ahead of every timestamp sent, and a restarted node starts above it.
+/// the store records a mark ahead of every timestamp sent, and a restarted node starts above it.
+/// Without a durable store (in-process tests) the clock is monotonic for the process only.
 struct HandshakeClock {
-    private let home: NodeHome
+    private let store: SQLiteMessageStore?
     private var last: UInt64
     private var reservedUntil: UInt64
     /// How far ahead the recorded mark runs; a restart may jump the clock by at most this much.
     static let reservation: UInt64 = 10_000_000_000
 
-    init(home: NodeHome) {
-        self.home = home
-        last = home.lastHandshakeTimestamp()
+    init(store: SQLiteMessageStore?) {
+        self.store = store
+        last = (try? store?.lastHandshakeTimestamp()) ?? 0
         reservedUntil = last
     }
 
@@ -605,8 +606,8 @@ struct HandshakeClock {
         last = value
         if value > reservedUntil {
             reservedUntil = value + Self.reservation
-            do { try home.saveHandshakeTimestamp(reservedUntil) } catch {
-                logger.error("cannot record the handshake clock", metadata: ["home.error": "\(error)"])
+            do { try store?.setLastHandshakeTimestamp(reservedUntil) } catch {
+                logger.error("cannot record the handshake clock", metadata: ["store.error": "\(error)"])
             }
         }
         return value

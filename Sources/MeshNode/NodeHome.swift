@@ -38,8 +38,6 @@ public struct NodeHome: Sendable {
     public var peersPath: String { directory + "/peers" }
     /// The control socket `meshchat send` and `status` talk to.
     public var controlSocketPath: String { directory + "/control.sock" }
-    /// The last handshake timestamp sent, kept so it grows across restarts (PROTOCOL.md 4).
-    public var handshakeClockPath: String { directory + "/handshake-clock" }
 
     // MARK: Identity
 
@@ -137,19 +135,6 @@ public struct NodeHome: Sendable {
     public func markStoreCreated() throws(HomeError) {
         guard !FileManager.default.fileExists(atPath: storeMarkerPath) else { return }
         try writeAtomically("A message store was created here; if store.sqlite goes missing the node learns its seq from peers.\n", to: storeMarkerPath)
-    }
-
-    // MARK: Handshake clock
-
-    /// The last handshake timestamp this node sent, 0 if none.
-    public func lastHandshakeTimestamp() -> UInt64 {
-        guard let text = try? String(contentsOfFile: handshakeClockPath, encoding: .utf8) else { return 0 }
-        return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    }
-
-    /// Records the last handshake timestamp sent.
-    public func saveHandshakeTimestamp(_ timestamp: UInt64) throws(HomeError) {
-        try writeAtomically("\(timestamp)\n", to: handshakeClockPath)
     }
 
     // MARK: Files
