@@ -101,6 +101,30 @@ struct DurabilityProcessTests {
         #expect(atB["seq"] as? Int == 4)
     }
 
+    /// "A store that is unreadable, locked by another running node, or from a newer version gets one
+    /// clear sentence and is never overwritten."
+    @Test func damagedStoreIsRefusedAndLeftAlone() async throws {
+        let a = TestHome("a")
+        _ = try a.initialize(name: "alice")
+        let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try garbage.write(to: URL(fileURLWithPath: a.path + "/store.sqlite"))
+        let result = try a.run(["start", "--json", "--listen", "127.0.0.1:0"], stdin: "")
+        #expect(result.status != 0)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("store.sqlite"), "\(result.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a.path + "/store.sqlite")) == garbage)
+
+        // Locked: a second node on the same home is refused while the first runs.
+        let b = TestHome("b")
+        _ = try b.initialize(name: "bob")
+        let running = try NodeProcess(home: b)
+        try await running.waitFor(event: "ready")
+        let second = try b.run(["start", "--json", "--listen", "127.0.0.1:0"], stdin: "")
+        #expect(second.status != 0)
+        #expect(second.stderr.split(separator: "\n").count == 1, "\(second.stderr)")
+        #expect(second.stderr.contains("another running"), "\(second.stderr)")
+    }
+
     /// "Two halves of a four-node mesh post while apart; after they meet again every node holds the union."
     @Test func partitionHeals() async throws {
         let homes = (0..<4).map { TestHome("p\($0)") }
