@@ -59,11 +59,7 @@ struct DurabilityProcessTests {
 
         node = try NodeProcess(home: a)
         try await node.waitFor(event: "ready")
-        let history = try a.run(["history", "--json"])
-        let texts = history.stdout.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["text"] as? String
-        }
-        #expect(texts == ["before restart 1", "before restart 2", "before restart 3"])
+        #expect(try a.historyTexts() == ["before restart 1", "before restart 2", "before restart 3"])
         node.type("after restart")
         try await node.waitFor(event: "sent", where: ["seq": "4"])
     }
@@ -154,10 +150,7 @@ struct DurabilityProcessTests {
             let expected = index == 0 || index == 3 ? 5 : 10
             let shown = try await node.waitForDistinctMessages(expected)
             #expect(shown == expected, "a message was shown twice at \(node.home.path)")
-            let history = try homes[index].run(["history", "--json", "--limit", "100"])
-            let texts = Set(history.stdout.split(separator: "\n").compactMap {
-                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["text"] as? String
-            })
+            let texts = Set(try homes[index].historyTexts(["--limit", "100"]))
             #expect(texts == Set((1...5).flatMap { ["left \($0)", "right \($0)"] }), "node \(index) holds \(texts.sorted())")
         }
     }

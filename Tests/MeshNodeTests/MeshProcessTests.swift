@@ -126,15 +126,8 @@ struct MeshProcessTests {
 
     /// Removing a peer from the file closes its link at once, and nothing more reaches it; it cannot come back.
     @Test func removedPeerIsCutAndStaysOut() async throws {
-        let a = TestHome("a"), b = TestHome("b")
-        let aKey = try a.initialize(name: "alice"), bKey = try b.initialize(name: "bob")
-        try a.pin("bob", bKey)
-        let nodeA = try NodeProcess(home: a)
-        let port = try await nodeA.listenPort()
-        try b.pin("alice", aKey, "127.0.0.1:\(port)")
-        let nodeB = try NodeProcess(home: b)
-        try await nodeA.waitFor(event: "link-up", where: ["peer": "bob"])
-        try await nodeB.waitFor(event: "link-up", where: ["peer": "alice"])
+        let pair = try await LinkedPair()
+        let (a, bKey, nodeA, nodeB) = (pair.a, pair.bKey, pair.nodeA, pair.nodeB)
 
         let removal = ContinuousClock.now
         try a.run(["peer", "remove", "bob"])
@@ -155,15 +148,8 @@ struct MeshProcessTests {
 
     /// `meshchat send` and `status` work through the control socket of a running node.
     @Test func sendAndStatusThroughTheControlSocket() async throws {
-        let a = TestHome("a"), b = TestHome("b")
-        let aKey = try a.initialize(name: "alice"), bKey = try b.initialize(name: "bob")
-        try a.pin("bob", bKey)
-        let nodeA = try NodeProcess(home: a)
-        let port = try await nodeA.listenPort()
-        try b.pin("alice", aKey, "127.0.0.1:\(port)")
-        let nodeB = try NodeProcess(home: b)
-        try await nodeB.waitFor(event: "link-up", where: ["peer": "alice"])
-        try await nodeA.waitFor(event: "link-up", where: ["peer": "bob"])
+        let pair = try await LinkedPair()
+        let (a, b, nodeA, nodeB) = (pair.a, pair.b, pair.nodeA, pair.nodeB)
 
         let sent = try b.run(["send", "--room", "ops", "deploy done"])
         #expect(sent.status == 0, "\(sent.stderr)")
@@ -180,8 +166,7 @@ struct MeshProcessTests {
         #expect(peers.first?["name"] as? String == "bob")
         #expect(peers.first?["state"] as? String == "linked")
 
-        let history = try a.run(["history", "--json", "--room", "ops"])
-        #expect(history.stdout.contains("deploy done"))
+        #expect(try a.historyTexts(["--room", "ops"]) == ["deploy done"])
         _ = nodeB
     }
 

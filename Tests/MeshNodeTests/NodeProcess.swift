@@ -39,10 +39,35 @@ struct TestHome {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The texts of `meshchat history --json` with `arguments`, oldest first.
+    func historyTexts(_ arguments: [String] = []) throws -> [String] {
+        try run(["history", "--json"] + arguments).stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["text"] as? String
+        }
+    }
+
     /// Pins a peer.
     func pin(_ name: String, _ key: String, _ address: String? = nil) throws {
         let result = try run(["peer", "add", name, key] + (address.map { [$0] } ?? []))
         #expect(result.status == 0, "peer add failed: \(result.stderr)")
+    }
+}
+
+/// Two running nodes, alice and bob, linked: bob dials alice.
+struct LinkedPair {
+    let a = TestHome("a"), b = TestHome("b")
+    let aKey: String, bKey: String
+    let nodeA: NodeProcess, nodeB: NodeProcess
+
+    init() async throws {
+        aKey = try a.initialize(name: "alice")
+        bKey = try b.initialize(name: "bob")
+        try a.pin("bob", bKey)
+        nodeA = try NodeProcess(home: a)
+        try b.pin("alice", aKey, "127.0.0.1:\(try await nodeA.listenPort())")
+        nodeB = try NodeProcess(home: b)
+        try await nodeA.waitFor(event: "link-up", where: ["peer": "bob"])
+        try await nodeB.waitFor(event: "link-up", where: ["peer": "alice"])
     }
 }
 
