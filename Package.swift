@@ -24,7 +24,7 @@ let package = Package(
             "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .target(name: "MeshChatUI"),
+        .target(name: "MeshChatUI", dependencies: ["MeshWire"]),
         .target(name: "MeshNode", dependencies: [
             "MeshCrypto", "MeshNoise", "MeshWire", "MeshGossip", "MeshStore",
             .product(name: "NIOCore", package: "swift-nio"),

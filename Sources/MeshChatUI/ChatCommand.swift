@@ -1,3 +1,4 @@
+import MeshWire
 /// What a typed line asks the node to do.
 
 /// A parsed input line: text for the current room, or one of the slash commands.
@@ -72,7 +73,7 @@ public enum ChatCommand: Equatable, Sendable {
         let peer = arguments.prefix { !$0.isWhitespace }
         let text = arguments.dropFirst(peer.count).trimmingWhitespace()
         guard !peer.isEmpty, !text.isEmpty else { return .failure(.missingMessageArguments) }
-        guard PeerName.isValid(peer) else { return .failure(.invalidPeerName) }
+        guard Names.isValidPeerName(peer) else { return .failure(.invalidPeerName) }
         guard text.utf8.count <= maxTextBytes else { return .failure(.textTooLong) }
         return .success(.direct(peer: String(peer), text: String(text)))
     }
@@ -80,7 +81,7 @@ public enum ChatCommand: Equatable, Sendable {
     private static func join(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
         // A room name may contain spaces (PROTOCOL.md section 1 forbids only Cc), so the whole rest is the room.
         guard !arguments.isEmpty else { return .failure(.missingRoom) }
-        guard RoomName.isValid(arguments) else { return .failure(.invalidRoom) }
+        guard Names.isValidRoom(String(arguments)) else { return .failure(.invalidRoom) }
         return .success(.join(String(arguments)))
     }
 
@@ -126,11 +127,11 @@ public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertibl
         case .missingMessageArguments:
             "Type /msg NAME TEXT to send TEXT to the pinned peer NAME, for example /msg alice hello."
         case .invalidPeerName:
-            "A peer name is 1 to \(PeerName.maxLength) ASCII letters, digits, dots, underscores or hyphens: type /peers to see the names you can use with /msg."
+            "A peer name is 1 to \(Names.peerNameBytes.upperBound) ASCII letters, digits, dots, underscores or hyphens: type /peers to see the names you can use with /msg."
         case .missingRoom:
             "Type /join ROOM to switch rooms, for example /join general."
         case .invalidRoom:
-            "A room name is 1 to \(RoomName.maxBytes) bytes with no control characters, so type /join ROOM with a shorter name, for example /join general."
+            "A room name is 1 to \(WireBounds.roomBytes.upperBound) bytes with no control characters, so type /join ROOM with a shorter name, for example /join general."
         case .invalidHistoryLimit:
             "Type /history for recent messages or /history N with N a whole number from 1 to \(ChatCommand.maxHistoryLimit)."
         case .unexpectedArguments(let command):
@@ -141,39 +142,6 @@ public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertibl
     }
 }
 
-/// The room name rule of PROTOCOL.md section 1: "a str of 1..32 bytes (rooms 1..64) with no character of Unicode category Cc".
-///
-/// Kept here rather than taken from MeshWire so the chat layer can be tested on its own; both follow the same sentence.
-public enum RoomName {
-    /// Longest room name in UTF-8 bytes (PROTOCOL.md section 1).
-    public static let maxBytes = 64
-
-    /// Whether `name` is a room name the protocol allows.
-    public static func isValid(_ name: some StringProtocol) -> Bool {
-        (1...maxBytes).contains(name.utf8.count) && !name.unicodeScalars.contains(where: TerminalText.isControl)
-    }
-}
-
-/// The pinned peer name rule of the trusted-peers file (DESIGN.md): 1..32 of `A-Za-z0-9._-`.
-public enum PeerName {
-    /// Longest peer name in characters.
-    public static let maxLength = 32
-
-    /// Whether `name` can name a pinned peer.
-    public static func isValid(_ name: some StringProtocol) -> Bool {
-        (1...maxLength).contains(name.utf8.count) && name.utf8.allSatisfy(isAllowed)
-    }
-
-    private static func isAllowed(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            true
-        default:
-            false
-        }
-    }
-}
 
 extension Substring {
     /// The substring without leading and trailing whitespace.

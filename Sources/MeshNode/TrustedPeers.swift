@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshWire
 
 /// One line of the trusted-peers file: a pinned peer.
 public struct PinnedPeer: Equatable, Sendable {
@@ -37,19 +38,6 @@ public struct TrustedPeers: Equatable, Sendable {
     /// The peers in file order.
     public private(set) var peers: [PinnedPeer]
 
-    /// The name bound: "NAME is 1..32 of A-Za-z0-9._-".
-    public static let nameBytes = 1...32
-
-    /// An empty set.
-    public init(peers: [PinnedPeer] = []) { self.peers = peers }
-
-    /// Whether `name` is a valid peer name.
-    public static func isValidName(_ name: String) -> Bool {
-        nameBytes.contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2E || byte == 0x5F || byte == 0x2D
-        }
-    }
-
     /// Parses the file's text; the first malformed line is reported with its number.
     public init(parsing text: String) throws(TrustedPeersError) {
         var peers: [PinnedPeer] = []
@@ -75,7 +63,7 @@ public struct TrustedPeers: Equatable, Sendable {
 
     /// Validates one peer's fields as a person or the file gives them.
     public static func peer(name: String, key: String, address: String?, line: Int = 0) throws(TrustedPeersError) -> PinnedPeer {
-        guard isValidName(name) else {
+        guard Names.isValidPeerName(name) else {
             throw TrustedPeersError(line: line, problem: "the name \"\(name)\" is not 1 to 32 of A-Z a-z 0-9 . _ -")
         }
         guard let parsedKey = try? SigningPublicKey(base64: key), (try? parsedKey.keyAgreementKey()) != nil else {
