@@ -95,7 +95,7 @@ private struct TargetNode {
 
     var port: Int { node.listenAddress.port }
 
-    init() async throws {
+    init(configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
         let home = NodeHome(explicit: directory)
         try home.addPeer(PinnedPeer(name: "alice", key: alice.publicKey, address: nil))
@@ -103,6 +103,7 @@ private struct TargetNode {
         var configuration = NodeConfiguration(home: home, nickname: "target")
         configuration.controlSocket = false
         configuration.listen = HostPort(host: "127.0.0.1", port: 0)
+        configure(&configuration)
         let events = HostileEventRecorder()
         let clock = ManualClock(UInt64(Date().timeIntervalSince1970 * 1000))
         self.events = events
@@ -374,6 +375,38 @@ struct HostileInputTests {
         try client.sendPlaintextBytes([type, 1, 2, 3, 4, 5, 6, 7, 8, 9])
         try client.ping()
         #expect(!target.events.all.contains { if case .linkDown = $0 { true } else { false } })
+        await target.stop()
+    }
+
+    // MARK: Timers (PROTOCOL.md 4 and 5), shortened so tests need not wait for the real ones
+
+    /// "A handshake not complete within 10 seconds is abandoned by either side."
+    @Test func stalledHandshakeIsAbandoned() async throws {
+        let target = try await TargetNode { $0.handshakeTimeout = .milliseconds(200) }
+        let client = try target.clientAfterPreamble()
+        #expect(try client.readUntilClosed().isEmpty)
+        let refused = await target.events.first { if case .rejected(_, "handshake timed out", _) = $0 { true } else { false } }
+        #expect(refused != nil)
+        await target.stop()
+    }
+
+    /// "sends a PING after 20 seconds without sending anything"
+    @Test func silentLinkGetsAKeepalivePing() async throws {
+        let target = try await TargetNode { $0.keepaliveInterval = .milliseconds(100) }
+        let client = try target.linkedClient()
+        var sawPing = false
+        while !sawPing, let plaintext = try client.nextPlaintext() {
+            if case .ping = plaintext { sawPing = true }
+        }
+        #expect(sawPing)
+        await target.stop()
+    }
+
+    /// "may close a connection that has been silent for 60 seconds": BYE 4.
+    @Test func silentPeerIsClosedAsIdle() async throws {
+        let target = try await TargetNode { $0.idleTimeout = .milliseconds(300) }
+        let client = try target.linkedClient()
+        #expect(try client.expectByeThenClose() == .idle)
         await target.stop()
     }
 
