@@ -44,7 +44,7 @@ public struct NodeHome: Sendable {
     /// Loads the identity, or nil if there is none yet. Refuses a key file others can read.
     public func loadIdentity() throws(HomeError) -> SigningPrivateKey? {
         guard FileManager.default.fileExists(atPath: identityPath) else { return nil }
-        try checkPrivate(identityPath, what: "identity file")
+        try Self.checkPrivate(identityPath, what: "identity file")
         guard let text = try? String(contentsOfFile: identityPath, encoding: .utf8) else {
             throw HomeError("The identity file \(identityPath) cannot be read.")
         }
@@ -124,6 +124,21 @@ public struct NodeHome: Sendable {
         try writeAtomically(kept.joined(separator: "\n"), to: peersPath)
     }
 
+    // MARK: Mesh pre-shared key
+
+    /// Reads a mesh pre-shared key file: standard base64 of 32 random bytes (PROTOCOL.md 1),
+    /// readable by its owner only, like the identity.
+    public static func loadPreSharedKey(path: String) throws(HomeError) -> SecureBytes {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HomeError("The pre-shared key file \(path) does not exist; make one with `meshchat psk generate > \(path)`.")
+        }
+        try checkPrivate(path, what: "pre-shared key file")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+              let bytes = Base64.decodeCanonical(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32
+        else { throw HomeError("The pre-shared key file \(path) does not hold a key; make one with `meshchat psk generate > \(path)`.") }
+        return SecureBytes(bytes)
+    }
+
     // MARK: Store
 
     /// Whether this home had a message store that is now gone.
@@ -150,7 +165,7 @@ public struct NodeHome: Sendable {
     }
 
     /// Refuses a secret file that anyone but its owner can read or write.
-    func checkPrivate(_ path: String, what: String) throws(HomeError) {
+    static func checkPrivate(_ path: String, what: String) throws(HomeError) {
         var info = stat()
         guard stat(path, &info) == 0 else { throw HomeError("Cannot read the \(what) \(path).") }
         if info.st_mode & 0o077 != 0 {

@@ -10,7 +10,7 @@ struct MeshChat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshchat",
         abstract: "A peer-to-peer encrypted mesh chat node: pinned keys, Noise links, signed gossip.",
-        subcommands: [Init.self, Id.self, Peer.self, Start.self, Send.self, Status.self, History.self])
+        subcommands: [Init.self, Id.self, Peer.self, Psk.self, Start.self, Send.self, Status.self, History.self])
 }
 
 /// The `--home` option every command shares.
@@ -125,6 +125,20 @@ extension MeshChat {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    struct Psk: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a mesh pre-shared key.", subcommands: [Generate.self])
+
+        struct Generate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a new mesh pre-shared key (32 random bytes, base64).",
+                discussion: "Save it to a file only you can read (umask 077; meshchat psk generate > mesh.psk), give it to every member over a safe channel, and start each node with --psk-file.")
+
+            func run() async throws {
+                print(Base64.encode(SecureRandom.bytes(count: 32)))
             }
         }
     }

@@ -19,6 +19,7 @@ extension MeshChat {
         @Flag(name: .long, help: "Read lines, write JSON events (for scripts).") var json = false
         @Option(name: .long, help: "The cipher to ask for when dialing: chachapoly (default) or aesgcm.") var cipher: String = "chachapoly"
         @Option(name: .long, help: "The most links a message may cross (1 to 254, default 8).") var hopLimit: Int = Int(WireBounds.defaultHopLimit)
+        @Option(name: .long, help: "A mesh pre-shared key file (from `meshchat psk generate`): links then need it too (Noise IKpsk2).") var pskFile: String?
         @Flag(name: .long, help: "Flush every commit to disk (SQLite synchronous=FULL): a power cut loses nothing acknowledged, at a cost in speed.") var strictDurability = false
         @Option(name: .long, help: "Keep messages this many days (default 90).") var retentionDays: Int = 90
         @Option(name: .long, help: "Keep at most this many messages (default 1000000).") var retentionMessages: Int = 1_000_000
@@ -58,6 +59,7 @@ extension MeshChat {
                 configuration.room = room
                 configuration.cipher = aead
                 configuration.hopLimit = UInt8(hopLimit)
+                if let pskFile { configuration.preSharedKey = try NodeHome.loadPreSharedKey(path: pskFile) }
 
                 let interactive = !json && RawTerminal.isInteractive
                 let session = ChatSession(interactive: interactive, room: room, nickname: nickname)
