@@ -31,6 +31,8 @@ final class NodeCore {
     private var pending: [ObjectIdentifier: LinkHandler] = [:]
     private var dialers: [SigningPublicKey: Dialer] = [:]
     private var lastAccepted: [SigningPublicKey: UInt64] = [:]
+    /// When each peer's last link closed, for `/peers` and `status` ("last seen").
+    private var lastSeen: [SigningPublicKey: UInt64] = [:]
     /// Envelopes received in this loop tick, stored together by `drainInbox`.
     private var inbox: [(bytes: [UInt8], peer: SigningPublicKey)] = []
     /// Peers whose link the other side just closed as a duplicate: the surviving connection is
@@ -326,6 +328,7 @@ final class NodeCore {
     func linkClosed(_ handler: LinkHandler) {
         guard let key = handler.remoteKey, links[key] === handler else { return }
         links[key] = nil
+        lastSeen[key] = clock()
         gossip.linkDown(key)
         performSync { try $0.linkDown(key) }
         let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
@@ -556,7 +559,8 @@ final class NodeCore {
                        let state: String = link != nil ? "linked" : (dialers[peer.key]?.connecting != nil ? "connecting" : "offline")
                        return NodeStatus.Peer(name: peer.name, key: peer.key, address: peer.address?.description,
                                               state: state, direction: link?.direction, suite: link?.suite,
-                                              linkAddress: link?.remoteAddress)
+                                              linkAddress: link?.remoteAddress,
+                                              lastSeen: link != nil ? clock() : lastSeen[peer.key])
                    })
     }
 
@@ -625,6 +629,8 @@ public struct NodeStatus: Sendable {
         public let direction: LinkDirection?
         public let suite: Suite?
         public let linkAddress: String?
+        /// Milliseconds since the epoch when the peer was last linked: now while it is, nil if never.
+        public let lastSeen: UInt64?
     }
 
     public let key: SigningPublicKey
@@ -640,7 +646,8 @@ public struct NodeStatus: Sendable {
              ["name": peer.name, "key": peer.key.base64, "address": peer.address.map { $0 as Any } ?? NSNull(),
               "state": peer.state, "direction": peer.direction?.rawValue as Any? ?? NSNull(),
               "suite": peer.suite?.noiseProtocolName as Any? ?? NSNull(),
-              "link_address": peer.linkAddress.map { $0 as Any } ?? NSNull()]
+              "link_address": peer.linkAddress.map { $0 as Any } ?? NSNull(),
+              "last_seen": peer.lastSeen.map { $0 as Any } ?? NSNull()]
          }]
     }
 }

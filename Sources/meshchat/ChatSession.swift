@@ -204,7 +204,10 @@ final class ChatSession: Sendable {
                     let status = try await node.status()
                     if interactive {
                         let lines = status.peers.map { peer in
-                            "\(peer.name): \(peer.state)\(peer.linkAddress.map { " via \($0)" } ?? peer.address.map { " at \($0)" } ?? "")\(peer.suite.map { ", \($0.noiseProtocolName)" } ?? "")"
+                            let place = peer.linkAddress.map { " via \($0)" } ?? peer.address.map { " at \($0)" } ?? ""
+                            let suite = peer.suite.map { ", \($0.noiseProtocolName)" } ?? ""
+                            let seen = peer.state == "linked" ? "" : ", last seen " + (peer.lastSeen.map(Self.describeTime) ?? "never")
+                            return "\(peer.name): \(peer.state)\(place)\(suite)\(seen)"
                         }
                         system(lines.isEmpty ? "No peers are pinned; add one with meshchat peer add NAME KEY HOST:PORT." : lines.joined(separator: "\n"))
                     } else {
@@ -234,6 +237,14 @@ final class ChatSession: Sendable {
                 pinned: true, room: room ?? "", kind: kind == .room ? .room : .direct, text: text, outgoing: true))
         }
         printAbove(line)
+    }
+
+    /// A last-seen time as people read it: the time today, or the date and time before.
+    private static func describeTime(_ milliseconds: UInt64) -> String {
+        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        return Calendar.current.isDateInToday(date)
+            ? date.formatted(date: .omitted, time: .shortened)
+            : date.formatted(date: .abbreviated, time: .shortened)
     }
 
     private func report(_ message: String) {

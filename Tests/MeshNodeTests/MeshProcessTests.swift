@@ -167,7 +167,14 @@ struct MeshProcessTests {
         #expect(peers.first?["state"] as? String == "linked")
 
         #expect(try a.historyTexts(["--room", "ops"]) == ["deploy done"])
-        _ = nodeB
+
+        // Presence: once bob goes, alice's status says when she last saw him.
+        nodeB.stop()
+        try await nodeA.waitFor(event: "link-down", where: ["peer": "bob"])
+        let after = try #require(try JSONSerialization.jsonObject(with: Data(try a.run(["status", "--json"]).stdout.utf8)) as? [String: Any])
+        let bob = try #require((after["peers"] as? [[String: Any]])?.first)
+        #expect(bob["state"] as? String == "offline")
+        #expect(bob["last_seen"] is Int)
     }
 
     /// A person's mistakes get one clear sentence and a non-zero exit, never a stack trace.
