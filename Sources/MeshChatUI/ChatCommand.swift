@@ -19,6 +19,14 @@ public enum ChatCommand: Equatable, Sendable {
     case quit
     /// `/help`: show `helpText`.
     case help
+    /// `/file NAME PATH`: offer the file at PATH to the linked pinned peer NAME.
+    case sendFile(peer: String, path: String)
+    /// `/accept [ID]`: take an offered file (ID: the start of its id; optional when only one waits).
+    case acceptFile(id: String?)
+    /// `/refuse [ID]`: say no to an offered file.
+    case refuseFile(id: String?)
+    /// `/cancel [ID]`: stop a file transfer, either way.
+    case cancelFile(id: String?)
 
     /// Largest N `/history N` accepts, so one command cannot ask the store for everything it has.
     public static let maxHistoryLimit = 10_000
@@ -32,6 +40,10 @@ public enum ChatCommand: Equatable, Sendable {
           /join ROOM       switch to ROOM (created by speaking in it)
           /peers           list pinned peers and which are linked
           /history [N]     show the last N messages of this room
+          /file NAME PATH  send the file at PATH to the linked pinned peer NAME
+          /accept [ID]     take an offered file (ID may be left out when only one waits)
+          /refuse [ID]     say no to an offered file
+          /cancel [ID]     stop a file transfer
           /quit            close every link and exit
           /help            show this help
           //TEXT           send TEXT starting with one slash
@@ -60,6 +72,10 @@ public enum ChatCommand: Equatable, Sendable {
         case "history": return history(arguments)
         case "quit": return noArguments(.quit, name: "quit", arguments)
         case "help": return noArguments(.help, name: "help", arguments)
+        case "file": return sendFile(arguments)
+        case "accept": return transferID(arguments, name: "accept").map { .acceptFile(id: $0) }
+        case "refuse": return transferID(arguments, name: "refuse").map { .refuseFile(id: $0) }
+        case "cancel": return transferID(arguments, name: "cancel").map { .cancelFile(id: $0) }
         default: return .failure(.unknownCommand(escapeForTerminal(String(name))))
         }
     }
@@ -76,6 +92,22 @@ public enum ChatCommand: Equatable, Sendable {
         guard Names.isValidPeerName(peer) else { return .failure(.invalidPeerName) }
         guard text.utf8.count <= maxTextBytes else { return .failure(.textTooLong) }
         return .success(.direct(peer: String(peer), text: String(text)))
+    }
+
+    private static func sendFile(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
+        let peer = arguments.prefix { !$0.isWhitespace }
+        // A path may hold spaces, so the whole rest of the line is the path.
+        let path = arguments.dropFirst(peer.count).trimmingWhitespace()
+        guard !peer.isEmpty, !path.isEmpty else { return .failure(.missingFileArguments) }
+        guard Names.isValidPeerName(peer) else { return .failure(.invalidPeerName) }
+        return .success(.sendFile(peer: String(peer), path: String(path)))
+    }
+
+    /// The optional id argument of `/accept`, `/refuse` and `/cancel`: 1 to 32 hex digits.
+    private static func transferID(_ arguments: Substring, name: String) -> Result<String?, ChatCommandError> {
+        if arguments.isEmpty { return .success(nil) }
+        guard arguments.count <= 32, arguments.allSatisfy(\.isHexDigit) else { return .failure(.invalidTransferID(command: name)) }
+        return .success(arguments.lowercased())
     }
 
     private static func join(_ arguments: Substring) -> Result<ChatCommand, ChatCommandError> {
@@ -118,6 +150,10 @@ public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertibl
     case unexpectedArguments(command: String)
     /// The text is longer than a message body may be.
     case textTooLong
+    /// `/file` without a peer name or a path.
+    case missingFileArguments
+    /// `/accept`, `/refuse` or `/cancel` with something other than the start of a transfer id.
+    case invalidTransferID(command: String)
 
     /// One sentence saying what went wrong and what to type.
     public var description: String {
@@ -138,6 +174,10 @@ public enum ChatCommandError: Error, Equatable, Sendable, CustomStringConvertibl
             "Type /\(command) on its own: it takes no arguments."
         case .textTooLong:
             "That text is longer than \(ChatCommand.maxTextBytes) bytes: send it as several shorter messages."
+        case .missingFileArguments:
+            "Type /file NAME PATH to send the file at PATH to the pinned peer NAME, for example /file alice ~/notes.txt."
+        case .invalidTransferID(let command):
+            "Type /\(command) on its own, or /\(command) ID with the start of the transfer id the offer showed (hex digits)."
         }
     }
 }

@@ -47,6 +47,14 @@ public struct ChatScreen: Sendable {
         return output + promptAndInput(editor: editor)
     }
 
+    /// The bytes that replace the one-row line printed last above the input with `line` (a progress
+    /// bar moving on), then redraw the prompt and the input. Only for a line known to be one row and
+    /// still the last one printed; anything else goes through `printAbove`.
+    public func replaceLastLine(_ line: String, editor: LineEditor) -> String {
+        // ESC [ 1 A: up one row, onto the line to replace.
+        Self.clearLine + "\u{1B}[1A" + Self.clearLine + line + Self.newline + promptAndInput(editor: editor)
+    }
+
     /// The bytes that erase the input line and draw the prompt and the input, cursor in place.
     public func redraw(editor: LineEditor) -> String {
         Self.clearLine + promptAndInput(editor: editor)

@@ -99,3 +99,43 @@ public enum Blake2b256 {
         return out
     }
 }
+
+/// BLAKE2b-256 over data that arrives in pieces (`crypto_generichash_init/update/final`), so a
+/// file of any size is hashed without being held in memory. Same digest as `Blake2b256.hash`.
+public final class Blake2b256Stream {
+    // The state struct is 64-byte aligned in C and does not import; allocate it by size.
+    private let state: UnsafeMutableRawPointer
+    private var finished = false
+
+    /// A fresh hash (no key).
+    public init() {
+        _ = Sodium.initialised
+        state = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
+        crypto_generichash_init(OpaquePointer(state), nil, 0, 32)
+    }
+
+    deinit {
+        sodium_memzero(state, crypto_generichash_statebytes())
+        state.deallocate()
+    }
+
+    /// Adds `bytes` to what is hashed.
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        precondition(!finished, "a finished hash takes no more bytes")
+        _ = crypto_generichash_update(OpaquePointer(state), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+    }
+
+    /// Adds `bytes` to what is hashed.
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The 32-byte digest; the hash takes nothing more after this.
+    public func finish() -> [UInt8] {
+        precondition(!finished, "a hash is finished once")
+        finished = true
+        var out = [UInt8](repeating: 0, count: 32)
+        crypto_generichash_final(OpaquePointer(state), &out, 32)
+        return out
+    }
+}

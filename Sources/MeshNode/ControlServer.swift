@@ -53,6 +53,10 @@ private final class ControlHandler: ChannelInboundHandler {
         }
         let line = request.getBytes(at: request.readerIndex, length: newline - request.readerIndex) ?? []
         request.clear()
+        if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+           object["command"] as? String == "send-file" {
+            return sendFile(object, context)
+        }
         reply(context, answer(line))
     }
 
@@ -86,6 +90,27 @@ private final class ControlHandler: ChannelInboundHandler {
             }
         } catch {
             return ["ok": false, "error": "\(error)"]
+        }
+    }
+
+    /// `meshchat send-file`: the reply waits until the receiver confirmed the whole file or the transfer failed.
+    private func sendFile(_ object: [String: Any], _ context: ChannelHandlerContext) {
+        guard let name = object["to"] as? String, let path = object["path"] as? String else {
+            return reply(context, ["ok": false, "error": "send-file needs a peer name and a path."])
+        }
+        let files = core.value.files
+        files.send(toName: name, path: path) { [self] started in
+            switch started {
+            case .failure(let error):
+                reply(context, ["ok": false, "error": error.description])
+            case .success(let id):
+                files.whenFinished(id) { [self] outcome in
+                    switch outcome {
+                    case .success(let event): reply(context, ["ok": true, "sent": event.jsonObject])
+                    case .failure(let error): reply(context, ["ok": false, "error": error.description])
+                    }
+                }
+            }
         }
     }
 

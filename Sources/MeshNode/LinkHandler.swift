@@ -112,7 +112,10 @@ final class LinkHandler: ChannelInboundHandler {
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, registered, let key = remoteKey { core.resumeSync(to: key) }
+        if context.channel.isWritable, registered, let key = remoteKey {
+            core.resumeSync(to: key)
+            core.files.resume(to: key)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -250,6 +253,14 @@ final class LinkHandler: ChannelInboundHandler {
             } catch {
                 // docs/sync-protocol.md: a sync message that does not parse is a protocol error.
                 protocolViolation("malformed sync message")
+            }
+        case .unknown(let type, let body) where FileMessageType.isKnown(type):
+            guard let key = remoteKey else { return }
+            do {
+                core.files.receive(try FileMessage.parse(type: type, body: body), from: key)
+            } catch {
+                // docs/file-transfer.md: a file message that does not parse is a protocol error.
+                protocolViolation("malformed file message")
             }
         case .unknown:
             // "A node ignores plaintext types it does not know." (PROTOCOL.md 5)

@@ -137,6 +137,26 @@ public final class Node: Sendable {
         return try await core.eventLoop.submit { try core.value.history(room: room, limit: limit) }.get()
     }
 
+    /// Offers the file at `path` to the linked pinned peer `name`; returns the transfer id (hex)
+    /// once it is offered. The transfer goes on in the background and reports `file-*` events.
+    public func sendFile(to name: String, path: String) async throws -> String {
+        let core = self.core
+        return try await withCheckedThrowingContinuation { continuation in
+            core.eventLoop.execute {
+                core.value.files.send(toName: name, path: path) { result in
+                    continuation.resume(with: result.map(\.hex).mapError { $0 as Error })
+                }
+            }
+        }
+    }
+
+    /// Accepts, refuses or cancels the one file transfer whose id starts with `idPrefix` (or the
+    /// only one there is); returns a sentence saying what was done.
+    public func fileCommand(_ command: FileCommand, idPrefix: String?) async throws -> String {
+        let core = self.core
+        return try await core.eventLoop.submit { try core.value.files.command(command, idPrefix: idPrefix) }.get()
+    }
+
     private static func explainBindFailure(_ error: Error, address: HostPort) -> String {
         if let error = error as? IOError, error.errnoCode == EADDRINUSE {
             return "Port \(address.port) is already in use on \(address.host); choose another with --listen HOST:PORT."

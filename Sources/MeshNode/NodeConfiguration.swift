@@ -20,6 +20,13 @@ public struct NodeConfiguration: Sendable {
     public var hopLimit: UInt8 = WireBounds.defaultHopLimit
     /// Whether to serve the control socket (`meshchat send`, `status`).
     public var controlSocket = true
+    /// Accept every offered file without asking (`--accept-files`, for scripts).
+    public var acceptFiles = false
+    /// The largest file this node accepts (`--max-file-size`).
+    public var maxFileSize: UInt64 = NodeConfiguration.defaultMaxFileSize
+    /// 4 GiB: larger than most files people send over a chat, small enough that a stranger's
+    /// offer cannot fill a disk by default.
+    public static let defaultMaxFileSize: UInt64 = 4 << 30
 
     /// "A handshake not complete within 10 seconds is abandoned by either side." (PROTOCOL.md 4)
     public var handshakeTimeout: TimeAmount = .seconds(10)

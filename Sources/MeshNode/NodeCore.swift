@@ -20,7 +20,7 @@ final class NodeCore {
     let identity: SigningPrivateKey
     private(set) var nickname: String
     private(set) var room: String
-    private let emit: @Sendable (NodeEvent) -> Void
+    let emit: @Sendable (NodeEvent) -> Void
     private let clock: @Sendable () -> UInt64
 
     private(set) var trusted: TrustedPeers
@@ -49,6 +49,8 @@ final class NodeCore {
     let store: MessageStore
     private(set) var listenAddress: HostPort
     private var stopping = false
+    /// File transfers over direct links (docs/file-transfer.md).
+    private(set) lazy var files = FileTransferService(core: self)
 
     /// What the core knows of a pinned peer it dials.
     private struct Dialer {
@@ -127,6 +129,7 @@ final class NodeCore {
         dialers.removeAll()
         for link in links.values { link.close(saying: .shuttingDown, "shutting down") }
         for handler in pending.values { handler.close(saying: .shuttingDown) }
+        files.stop()
     }
 
     // MARK: Trust
@@ -300,6 +303,8 @@ final class NodeCore {
                 handler.peerName = peer.name
             }
             loser.close(saying: .duplicateConnection, "duplicate connection")
+            // Chunks sent on the closed connection are lost: offer again on the surviving one.
+            if keepNew { files.linkUp(key) }
             if var dialer = dialers[key], dialer.connecting === handler || dialer.connecting === existing {
                 dialer.connecting = nil
                 dialer.failures = 0
@@ -318,6 +323,7 @@ final class NodeCore {
         }
         gossip.linkUp(key)
         performSync { try $0.linkUp(key) }
+        files.linkUp(key)
         // A cross-dial replaced by the other connection is one link to the person, not a leave and a join.
         if relinking.remove(key) != nil { return }
         emit(.linkUp(peer: peer.name, key: key, address: handler.remoteAddress, direction: handler.direction,

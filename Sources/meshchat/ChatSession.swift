@@ -14,6 +14,8 @@ final class ChatSession: Sendable {
         var screen: ChatScreen
         var style: MessageStyle
         var terminal: RawTerminal?
+        /// The transfer whose progress bar is the last line printed, so the next one redraws it in place.
+        var progressLine: String?
     }
 
     private enum Input: Sendable {
@@ -32,8 +34,12 @@ final class ChatSession: Sendable {
     /// This node's display name, for the lines it posts.
     let nickname: String
 
-    init(interactive: Bool, room: String, nickname: String) {
+    /// Whether offered files are taken without asking (`--accept-files`).
+    let acceptFiles: Bool
+
+    init(interactive: Bool, room: String, nickname: String, acceptFiles: Bool = false) {
         self.interactive = interactive
+        self.acceptFiles = acceptFiles
         self.nickname = nickname
         let colors = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         state = Mutex(State(screen: ChatScreen(room: room), style: MessageStyle(colors: colors, currentRoom: room)))
@@ -47,8 +53,25 @@ final class ChatSession: Sendable {
             if let line = event.jsonLine { write(line + "\n") }
             return
         }
+        if case let .file(.progress(id, peer, name, direction, bytes, size)) = event {
+            return drawProgress(id: id, name: name, peer: peer, incoming: direction == .incoming, bytes: bytes, size: size)
+        }
         guard let text = render(event) else { return }
         printAbove(text)
+    }
+
+    /// Draws a transfer's progress bar: in place while it is still the last line, else as a new line.
+    private func drawProgress(id: String, name: String, peer: String, incoming: Bool, bytes: UInt64, size: UInt64) {
+        state.withLock { state in
+            let line = state.style.formatSystem(ProgressBar.line(name: name, peer: peer, incoming: incoming, bytes: bytes,
+                                                                 size: size, columns: state.screen.columns))
+            if state.progressLine == id {
+                Self.writeNow(state.screen.replaceLastLine(line, editor: state.editor))
+            } else {
+                Self.writeNow(state.screen.printAbove(line, editor: state.editor))
+                state.progressLine = id
+            }
+        }
     }
 
     /// A line for people, in interactive mode only.
@@ -60,6 +83,7 @@ final class ChatSession: Sendable {
     private func printAbove(_ text: String) {
         state.withLock { state in
             Self.writeNow(state.screen.printAbove(text, editor: state.editor))
+            state.progressLine = nil
         }
     }
 
@@ -99,6 +123,26 @@ final class ChatSession: Sendable {
             return nil // shown when posted, with its text
         case let .error(message), let .notice(message):
             return style.formatSystem(message)
+        case let .file(event):
+            return style.formatSystem(describe(event))
+        }
+    }
+
+    /// A file event as a sentence for people.
+    private func describe(_ event: FileEvent) -> String {
+        switch event {
+        case let .offered(id, peer, name, size, _):
+            let short = String(id.prefix(8))
+            let what = "\(escapeForTerminal(peer)) offers \(escapeForTerminal(name)) (\(ProgressBar.byteCount(size)))"
+            return acceptFiles ? "\(what); accepting it." : "\(what): type /accept \(short) to take it or /refuse \(short)."
+        case let .progress(_, peer, name, direction, bytes, size):
+            return ProgressBar.line(name: name, peer: peer, incoming: direction == .incoming, bytes: bytes, size: size)
+        case let .received(_, peer, name, path, bytes, _):
+            return "Received \(escapeForTerminal(name)) from \(escapeForTerminal(peer)) (\(ProgressBar.byteCount(bytes)), BLAKE2b checked): \(escapeForTerminal(path))"
+        case let .sent(_, peer, name, bytes, _):
+            return "\(escapeForTerminal(peer)) received \(escapeForTerminal(name)) (\(ProgressBar.byteCount(bytes))) and confirmed its hash."
+        case let .failed(_, peer, name, reason):
+            return "The transfer of \(escapeForTerminal(name)) with \(escapeForTerminal(peer)) failed: \(reason)."
         }
     }
 
@@ -220,6 +264,19 @@ final class ChatSession: Sendable {
                     return false
                 case .help:
                     if interactive { system(ChatCommand.helpText) }
+                case let .sendFile(peer, path):
+                    let absolute = Self.absolutePath(path)
+                    let id = try await node.sendFile(to: peer, path: absolute)
+                    if interactive { system("Offering \((absolute as NSString).lastPathComponent) to \(peer) (id \(id.prefix(8))); it waits for \(peer) to accept.") }
+                case .acceptFile(let id):
+                    let done = try await node.fileCommand(.accept, idPrefix: id)
+                    if interactive { system(done) }
+                case .refuseFile(let id):
+                    let done = try await node.fileCommand(.refuse, idPrefix: id)
+                    if interactive { system(done) }
+                case .cancelFile(let id):
+                    let done = try await node.fileCommand(.cancel, idPrefix: id)
+                    if interactive { system(done) }
                 }
             } catch {
                 report("\(error)")
@@ -237,6 +294,13 @@ final class ChatSession: Sendable {
                 pinned: true, room: room ?? "", kind: kind == .room ? .room : .direct, text: text, outgoing: true))
         }
         printAbove(line)
+    }
+
+    /// A typed path as the node must see it: `~` expanded, relative to this process's directory.
+    static func absolutePath(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return expanded }
+        return FileManager.default.currentDirectoryPath + "/" + expanded
     }
 
     /// A last-seen time as people read it: the time today, or the date and time before.

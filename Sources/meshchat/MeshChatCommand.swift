@@ -10,7 +10,7 @@ struct MeshChat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meshchat",
         abstract: "A peer-to-peer encrypted mesh chat node: pinned keys, Noise links, signed gossip.",
-        subcommands: [Init.self, Id.self, Peer.self, Psk.self, Start.self, Send.self, Status.self, History.self])
+        subcommands: [Init.self, Id.self, Peer.self, Psk.self, Start.self, Send.self, SendFile.self, Status.self, History.self])
 }
 
 /// The `--home` option every command shares.

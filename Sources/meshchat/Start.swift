@@ -24,6 +24,8 @@ extension MeshChat {
         @Option(name: .long, help: "Keep messages this many days (default 90).") var retentionDays: Int = 90
         @Option(name: .long, help: "Keep at most this many messages (default 1000000).") var retentionMessages: Int = 1_000_000
         @Flag(name: .long, help: "Log protocol details to standard error.") var verbose = false
+        @Flag(name: .long, help: "Accept every offered file without asking (for scripts); files land in the home's downloads/.") var acceptFiles = false
+        @Option(name: .long, help: "The largest file to accept, in bytes (default 4294967296, 4 GiB).") var maxFileSize: UInt64 = NodeConfiguration.defaultMaxFileSize
 
         func run() async throws {
             try await reportingUserErrors {
@@ -59,10 +61,12 @@ extension MeshChat {
                 configuration.room = room
                 configuration.cipher = aead
                 configuration.hopLimit = UInt8(hopLimit)
+                configuration.acceptFiles = acceptFiles
+                configuration.maxFileSize = maxFileSize
                 if let pskFile { configuration.preSharedKey = try NodeHome.loadPreSharedKey(path: pskFile) }
 
                 let interactive = !json && RawTerminal.isInteractive
-                let session = ChatSession(interactive: interactive, room: room, nickname: nickname)
+                let session = ChatSession(interactive: interactive, room: room, nickname: nickname, acceptFiles: acceptFiles)
                 if created { session.system("Created a new identity in \(home.directory).") }
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning

@@ -195,6 +195,23 @@ struct HashTests {
         #expect(HashFunction.blake2b.hash([0x61, 0x62], [0x63]) == HashFunction.blake2b.hash(abc))
     }
 
+    @Test func streamedBlake2b256MatchesTheOneShotDigest() {
+        let stream = Blake2b256Stream()
+        stream.update([0x61])
+        stream.update([])
+        stream.update([0x62, 0x63])
+        #expect(stream.finish() == hex("bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319"))
+        // Pieces that cross BLAKE2b's 128-byte blocks in odd places.
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let pieces = Blake2b256Stream()
+        var start = 0
+        for length in [1, 127, 129, 256, 487] {
+            pieces.update(Array(data[start..<(start + length)]))
+            start += length
+        }
+        #expect(pieces.finish() == Blake2b256.hash(data))
+    }
+
     @Test("HMAC-SHA256: RFC 4231 test cases 1 and 6 (a key longer than the block)")
     func hmacSHA256() {
         let case1 = HashFunction.sha256.hmac(key: SecureBytes([UInt8](repeating: 0x0b, count: 20)), Array("Hi There".utf8))
