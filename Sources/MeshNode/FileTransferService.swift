@@ -34,7 +34,11 @@ final class FileTransferService {
     }
 
     /// `downloads/` in the home: where received files land.
-    var downloadsDirectory: String { core.configuration.home.directory + "/downloads" }
+    var downloadsDirectory: String {
+        let home = core.configuration.home.directory
+        // Events report absolute paths, whatever --home was given as.
+        return (home.hasPrefix("/") ? home : FileManager.default.currentDirectoryPath + "/" + home) + "/downloads"
+    }
     /// `downloads/.partial/`: files still arriving, named by transfer id, with their offer beside them.
     var partialDirectory: String { downloadsDirectory + "/.partial" }
 
@@ -77,8 +81,10 @@ final class FileTransferService {
                 }
                 let id = FileTransferID(SecureRandom.bytes(count: FileBounds.transferIDByteCount))
                 service.descriptors[id] = fd
+                let actions = service.machine.send(FileOffer(id: id, name: offeredName, size: size, hash: hash), to: peer.key)
+                // The transfer exists before anyone is told its id, so they can follow it at once.
                 started(.success(id))
-                service.perform(service.machine.send(FileOffer(id: id, name: offeredName, size: size, hash: hash), to: peer.key))
+                service.perform(actions)
             }
         }
     }
@@ -95,16 +101,19 @@ final class FileTransferService {
         while budget > 0, let link = core.links[peer], link.isWritable {
             guard let id = machine.transfers.first(where: { $0.value.peer == peer && machine.nextChunk($0.key) != nil })?.key,
                   let (offset, maxLength) = machine.nextChunk(id), let fd = descriptors[id] else { return }
-            var plaintext = FileMessage.chunkHeader(id: id, offset: offset)
-            let header = plaintext.count
-            plaintext.append(contentsOf: repeatElement(0, count: maxLength))
-            let count = plaintext.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + header, maxLength, off_t(offset)) }
+            let header = FileMessage.chunkHeader(id: id, offset: offset)
+            var count = 0
+            // The file bytes are read straight in after the header: one buffer per chunk, no copy.
+            let plaintext = [UInt8](unsafeUninitializedCapacity: header.count + maxLength) { buffer, initialized in
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<header.count]).initialize(from: header)
+                count = max(0, pread(fd, buffer.baseAddress! + header.count, maxLength, off_t(offset)))
+                initialized = header.count + count
+            }
             guard count > 0 else {
                 // The file shrank or went away since it was offered.
                 perform(machine.ioFailed(id, .cannotRead))
                 continue
             }
-            plaintext.removeLast(maxLength - count)
             link.send(encoded: plaintext)
             perform(machine.chunkSent(id, count: count))
             budget -= 1
