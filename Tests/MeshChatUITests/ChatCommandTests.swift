@@ -104,3 +104,27 @@ private func error(_ line: String) -> ChatCommandError? {
         }
     }
 }
+
+@Suite struct FileChatCommandTests {
+    @Test func fileTakesAPeerAndTheRestOfTheLineAsThePath() {
+        #expect(parsed("/file bob ~/My Documents/a b.txt") == .sendFile(peer: "bob", path: "~/My Documents/a b.txt"))
+        #expect(error("/file bob") == .missingFileArguments)
+        #expect(error("/file") == .missingFileArguments)
+        #expect(error("/file b/o/b x") == .invalidPeerName)
+    }
+
+    @Test func acceptRefuseAndCancelTakeAnOptionalHexIdPrefix() {
+        #expect(parsed("/accept") == .acceptFile(id: nil))
+        #expect(parsed("/accept 1A2b") == .acceptFile(id: "1a2b"))
+        #expect(parsed("/refuse 00ff") == .refuseFile(id: "00ff"))
+        #expect(parsed("/cancel") == .cancelFile(id: nil))
+        #expect(error("/accept nothex") == .invalidTransferID(command: "accept"))
+        #expect(error("/cancel " + String(repeating: "a", count: 33)) == .invalidTransferID(command: "cancel"))
+    }
+
+    @Test func helpListsTheFileCommands() {
+        for command in ["/file NAME PATH", "/accept", "/refuse", "/cancel"] {
+            #expect(ChatCommand.helpText.contains(command))
+        }
+    }
+}
