@@ -1,0 +1,226 @@
+import Foundation
+import MeshCrypto
+import MeshWire
+import Testing
+
+/// Issue 5's file transfer with real node processes: the bytes arrive whole, a transfer cut by a
+/// killed receiver resumes, a hostile name lands inside `downloads/`, refusals and limits hold.
+@Suite(.serialized, .enabled(if: MeshChatBinary.isAvailable, "build the meshchat executable first (scripts/test does)"))
+struct FileTransferProcessTests {
+    /// alice (listening) and bob (dialing alice, started with `bobArguments`), linked.
+    struct FilePair {
+        let a = TestHome("a"), b = TestHome("b")
+        let aKey: String, bKey: String
+        let alice: NodeProcess
+        let bob: NodeProcess
+
+        init(bobArguments: [String] = ["--accept-files"]) async throws {
+            aKey = try a.initialize(name: "alice")
+            bKey = try b.initialize(name: "bob")
+            try a.pin("bob", bKey)
+            alice = try NodeProcess(home: a)
+            try b.pin("alice", aKey, "127.0.0.1:\(try await alice.listenPort())")
+            bob = try NodeProcess(home: b, extraArguments: bobArguments)
+            try await alice.waitFor(event: "link-up", where: ["peer": "bob"])
+            try await bob.waitFor(event: "link-up", where: ["peer": "alice"])
+        }
+
+        /// `meshchat send-file bob PATH` on alice's home, run to completion off the test's task.
+        func sendFile(_ path: String, to peer: String = "bob") -> Task<CommandResult, Error> {
+            let home = a
+            return Task.detached { try home.run(["send-file", peer, path]) }
+        }
+    }
+
+    /// A file of `size` random bytes in a fresh folder; returns its path and BLAKE2b-256 hex.
+    static func randomFile(size: Int, name: String = "payload.bin") throws -> (path: String, hash: String) {
+        let folder = NSTemporaryDirectory() + "meshchat-files-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/" + name
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        var left = size
+        while left > 0 {
+            let count = min(left, 1 << 20)
+            handle.write(Data(SecureRandom.bytes(count: count)))
+            left -= count
+        }
+        try handle.close()
+        return (path, try hashOfFile(path))
+    }
+
+    /// BLAKE2b-256 of a file, lowercase hex, read a piece at a time.
+    static func hashOfFile(_ path: String) throws -> String {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        let stream = Blake2b256Stream()
+        while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { stream.update(Array(data)) }
+        return FileTransferID.lowercaseHex(stream.finish())
+    }
+
+    static func isFileEvent(_ name: String, id: String? = nil) -> @Sendable ([String: Any]) -> Bool {
+        { event in event["event"] as? String == name && (id == nil || event["id"] as? String == id) }
+    }
+
+    /// "a 50 MB file sent from A to B arrives with the same hash"
+    @Test func fiftyMegabytesArriveWithTheSameHash() async throws {
+        let pair = try await FilePair()
+        let file = try Self.randomFile(size: 50 * 1_000_000)
+        let result = try await pair.sendFile(file.path).value
+        #expect(result.status == 0, "send-file failed: \(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 1)
+        #expect(result.stdout.contains(file.hash))
+
+        let received = try await pair.bob.waitFor("file-received", Self.isFileEvent("file-received"))
+        #expect(received["hash"] as? String == file.hash)
+        #expect(received["bytes"] as? Int == 50_000_000)
+        #expect(received["peer"] as? String == "alice")
+        let path = try #require(received["path"] as? String)
+        #expect(path == pair.b.path + "/downloads/payload.bin")
+        #expect(try Self.hashOfFile(path) == file.hash)
+        let sent = try await pair.alice.waitFor("file-sent", Self.isFileEvent("file-sent"))
+        #expect(sent["hash"] as? String == file.hash && sent["id"] as? String == received["id"] as? String)
+        // Nothing is left half-done.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pair.b.path + "/downloads/.partial") == [])
+    }
+
+    /// "a transfer cut by killing the link resumes and completes"
+    @Test func aTransferCutByKillingTheReceiverResumes() async throws {
+        let pair = try await FilePair()
+        let file = try Self.randomFile(size: 64 * 1_000_000)
+        let sending = pair.sendFile(file.path)
+        let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
+            event["event"] as? String == "file-progress" && (event["bytes"] as? Int ?? 0) > 0
+        }
+        pair.bob.kill()
+        let id = try #require(moving["id"] as? String)
+        let before = try #require(moving["bytes"] as? Int)
+        try #require(before < 64_000_000, "the transfer finished before it could be cut")
+
+        let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
+        let received = try await restarted.waitFor("file-received", Self.isFileEvent("file-received", id: id))
+        #expect(received["hash"] as? String == file.hash)
+        #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
+        // It resumed: the restarted node's first progress starts from what it held, not from 0.
+        let resumedAt = try #require(restarted.allEvents.first(where: Self.isFileEvent("file-progress", id: id))?["bytes"] as? Int)
+        print("file transfer cut by SIGKILL at \(before) bytes of 64000000; the restarted receiver resumed at \(resumedAt)")
+        #expect(resumedAt >= before, "resumed at \(resumedAt), but \(before) bytes had arrived before the kill")
+        #expect(restarted.allEvents.contains(where: Self.isFileEvent("file-offered")) == false,
+                "an accepted transfer resumes without being offered to the person again")
+        let result = try await sending.value
+        #expect(result.status == 0, "send-file failed: \(result.stderr)")
+    }
+
+    /// "a file name with `../` lands safely inside `downloads/`": a hostile peer speaks the wire by hand.
+    @Test func aNameWithDotDotLandsInsideDownloads() async throws {
+        let b = TestHome("b")
+        let bKey = try b.initialize(name: "bob")
+        let mallory = SigningPrivateKey()
+        try b.pin("mallory", mallory.publicKey.base64)
+        let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        let client = try WireTestClient(port: try await bob.listenPort())
+        try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
+        try client.ping()
+
+        let content = Array("not where you think\n".utf8)
+        let id = FileTransferID(SecureRandom.bytes(count: 16))
+        let hash = Blake2b256.hash(content)
+        try client.sendPlaintextBytes(FileMessage.offer(FileOffer(id: id, name: "../../evil", size: UInt64(content.count), hash: hash)).encoded())
+        try expectFileMessage(from: client, .accept(id: id, offset: 0))
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: content).encoded())
+        try expectFileMessage(from: client, .received(id: id))
+
+        let received = try await bob.waitFor("file-received", Self.isFileEvent("file-received", id: id.hex))
+        #expect(received["path"] as? String == b.path + "/downloads/evil")
+        #expect(received["name"] as? String == "../../evil", "the event reports the offered name as it was")
+        #expect(FileManager.default.contents(atPath: b.path + "/downloads/evil") == Data(content))
+        let parent = (b.path as NSString).deletingLastPathComponent
+        #expect(!FileManager.default.fileExists(atPath: parent + "/evil"))
+        #expect(!FileManager.default.fileExists(atPath: b.path + "/evil"))
+    }
+
+    /// A file message that does not parse is a protocol error: BYE 2.
+    @Test func aMalformedFileMessageClosesTheLink() async throws {
+        let b = TestHome("b")
+        let bKey = try b.initialize(name: "bob")
+        let mallory = SigningPrivateKey()
+        try b.pin("mallory", mallory.publicKey.base64)
+        let bob = try NodeProcess(home: b)
+        let client = try WireTestClient(port: try await bob.listenPort())
+        try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
+        try client.ping()
+        try client.sendPlaintextBytes([FileMessageType.accept, 1, 2, 3])
+        #expect(try client.expectByeThenClose() == .protocolError)
+    }
+
+    /// Refusal and acceptance from the chat: `/refuse ID`, then `/accept ID` for a second offer.
+    @Test func theReceiverRefusesOrAcceptsFromTheChat() async throws {
+        let pair = try await FilePair(bobArguments: [])
+        let file = try Self.randomFile(size: 100_000, name: "notes.txt")
+
+        let refused = pair.sendFile(file.path)
+        let firstOffer = try await pair.bob.waitFor("file-offered", Self.isFileEvent("file-offered"))
+        #expect(firstOffer["name"] as? String == "notes.txt" && firstOffer["size"] as? Int == 100_000)
+        #expect(firstOffer["hash"] as? String == file.hash && firstOffer["peer"] as? String == "alice")
+        let firstID = try #require(firstOffer["id"] as? String)
+        pair.bob.type("/refuse \(firstID.prefix(8))")
+        let refusal = try await refused.value
+        #expect(refusal.status == 1)
+        #expect(refusal.stderr.contains("refused by the peer"), "stderr: \(refusal.stderr)")
+        try await pair.bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: firstID))
+        try await pair.alice.waitFor("file-failed", Self.isFileEvent("file-failed", id: firstID))
+
+        let accepted = pair.sendFile(file.path)
+        let secondOffer = try await pair.bob.waitFor("second file-offered") { event in
+            event["event"] as? String == "file-offered" && event["id"] as? String != firstID
+        }
+        pair.bob.type("/accept")
+        let result = try await accepted.value
+        #expect(result.status == 0, "send-file failed: \(result.stderr)")
+        let received = try await pair.bob.waitFor("file-received", Self.isFileEvent("file-received", id: secondOffer["id"] as? String))
+        #expect(received["path"] as? String == pair.b.path + "/downloads/notes.txt")
+    }
+
+    /// An offer over `--max-file-size` is refused without asking.
+    @Test func anOfferOverTheLimitIsRefused() async throws {
+        let pair = try await FilePair(bobArguments: ["--max-file-size", "1000"])
+        let file = try Self.randomFile(size: 5000)
+        let result = try await pair.sendFile(file.path).value
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("too large"), "stderr: \(result.stderr)")
+        let failed = try await pair.bob.waitFor("file-failed", Self.isFileEvent("file-failed"))
+        #expect((failed["reason"] as? String)?.contains("--max-file-size") == true)
+        #expect(!pair.bob.allEvents.contains(where: Self.isFileEvent("file-offered")))
+        #expect(!FileManager.default.fileExists(atPath: pair.b.path + "/downloads/payload.bin"))
+    }
+
+    /// Two nodes that are not linked get a clear error naming the missing link; an unknown name the usual one.
+    @Test func sendingWithoutALinkNamesTheMissingLink() async throws {
+        let a = TestHome("a")
+        _ = try a.initialize(name: "alice")
+        try a.pin("bob", SigningPrivateKey().publicKey.base64)
+        let alice = try NodeProcess(home: a)
+        try await alice.waitFor(event: "ready")
+        let file = try Self.randomFile(size: 10)
+
+        let unlinked = try a.run(["send-file", "bob", file.path])
+        #expect(unlinked.status == 1)
+        #expect(unlinked.stderr.contains("bob is not linked to this node; files go over a direct link only"), "stderr: \(unlinked.stderr)")
+        #expect(unlinked.stderr.split(separator: "\n").count == 1)
+
+        let unknown = try a.run(["send-file", "carol", file.path])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("No peer named carol is pinned"))
+
+    }
+}
+
+/// Reads plaintexts until a file message, skipping what a fresh link also carries (sync, PINGs).
+private func expectFileMessage(from client: WireTestClient, _ expected: FileMessage) throws {
+    while let plaintext = try client.nextPlaintext() {
+        guard case .unknown(let type, let body) = plaintext, FileMessageType.isKnown(type) else { continue }
+        #expect(try FileMessage.parse(type: type, body: body) == expected)
+        return
+    }
+    Issue.record("the node closed before sending \(expected)")
+}
