@@ -20,6 +20,8 @@ public enum NodeEvent: Sendable, Equatable {
     case sent(id: MessageID, kind: EnvelopeKind, room: String?, seq: UInt64)
     /// Something went wrong that the operator should know.
     case error(message: String)
+    /// The netcat bridge listens (with the real port when 0 was asked for) and, if set, forwards (docs/netcat-bridge.md).
+    case netcatBridge(listen: String, forward: String?)
     /// Information for people (not part of the JSON contract; JSON output leaves it out).
     case notice(String)
 }
@@ -96,6 +98,8 @@ extension NodeEvent {
             return ["event": "sent", "id": id.hex, "kind": kind.eventName, "room": room.map { $0 as Any } ?? NSNull(), "seq": seq]
         case let .error(message):
             return ["event": "error", "message": message]
+        case let .netcatBridge(listen, forward):
+            return ["event": "netcat-bridge", "listen": listen, "forward": forward.map { $0 as Any } ?? NSNull()]
         case .notice:
             return nil
         }
