@@ -120,7 +120,7 @@ final class NetcatForwarder {
     }
 }
 
-/// Writes one message, half-closes, and succeeds when the receiver closes cleanly.
+/// Writes one message, ends its side, and succeeds when the receiver closes cleanly.
 private final class NetcatDeliveryHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -134,6 +134,7 @@ private final class NetcatDeliveryHandler: ChannelInboundHandler {
     private let timeout: TimeAmount
     private let delivered: EventLoopPromise<Void>
     private var deadline: Scheduled<Void>?
+    private var sentAll = false
     private var done = false
 
     init(text: String, timeout: TimeAmount, delivered: EventLoopPromise<Void>) {
@@ -148,9 +149,14 @@ private final class NetcatDeliveryHandler: ChannelInboundHandler {
             // stays open): it was read, so it counts as delivered rather than sent twice.
             self?.finish(context, .success(()))
         }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text))).assumeIsolated().whenComplete { result in
-            if case .failure(let error) = result { return self.finish(context, .failure(error)) }
-            context.close(mode: .output, promise: nil)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        let endOfOutput = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: endOfOutput)
+        endOfOutput.futureResult.assumeIsolated().whenComplete { [weak self] result in
+            switch result {
+            case .success: self?.sentAll = true
+            case .failure(let error): self?.finish(context, .failure(error))
+            }
         }
         context.fireChannelActive()
     }
@@ -160,15 +166,18 @@ private final class NetcatDeliveryHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { finish(context, .success(())) }
+        if case ChannelEvent.inputClosed = event, sentAll { finish(context, .success(())) }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A reset after our end of output: the connection sat in the backlog of an `nc` that exited.
         finish(context, .failure(error))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(context, .failure(NotDelivered(description: "connection closed before the message was taken")))
+        // With our side already ended, NIO turns the receiver's clean close into a full close
+        // without an error; a reset would have come through errorCaught first.
+        finish(context, sentAll ? .success(()) : .failure(NotDelivered(description: "connection closed before the message was sent")))
     }
 
     private func finish(_ context: ChannelHandlerContext, _ result: Result<Void, Error>) {
