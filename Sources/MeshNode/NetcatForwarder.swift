@@ -101,9 +101,8 @@ final class NetcatForwarder {
     }
 
     /// One delivery: connect, write the text, end our side, and wait for the receiver to close.
-    /// Only a clean close counts: `nc -l` keeps its listening socket open while it serves one
-    /// connection, so a second connection can be accepted by the kernel and then reset when that
-    /// `nc` exits; waiting for the close tells a delivered message from one that was reset.
+    /// Only a clean close counts: a receiver that resets the connection (an `nc` killed mid-way,
+    /// or something else on the port) did not take the message, and the next attempt sends it again.
     private static func deliver(_ text: String, to address: HostPort, on loop: EventLoop) -> EventLoopFuture<Void> {
         let delivered = loop.makePromise(of: Void.self)
         ClientBootstrap(group: loop)
@@ -170,7 +169,7 @@ private final class NetcatDeliveryHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        // A reset after our end of output: the connection sat in the backlog of an `nc` that exited.
+        // A reset: the receiver did not take the message.
         finish(context, .failure(error))
     }
 
