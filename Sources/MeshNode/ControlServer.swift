@@ -17,20 +17,27 @@ enum ControlServer {
             }
             unlink(path) // left behind by a node that crashed
         }
+        let channel: Channel
         do {
-            let channel = try await ServerBootstrap(group: group)
+            channel = try await ServerBootstrap(group: group)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(ControlHandler(core: core))
                     }
                 }
                 .bind(unixDomainSocketPath: path).get()
-            // The home is 0700 already; the socket itself is 0600 as DESIGN.md asks.
-            chmod(path, 0o600)
-            return channel
         } catch {
             throw HomeError("Cannot open the control socket \(path).")
         }
+        // The home is 0700 already; the socket itself is 0600 as DESIGN.md asks, and checked:
+        // whoever can connect can post as this node.
+        var info = stat()
+        guard chmod(path, 0o600) == 0, stat(path, &info) == 0, info.st_mode & 0o077 == 0 else {
+            try? await channel.close()
+            unlink(path)
+            throw HomeError("The control socket \(path) cannot be made private to its owner; check the home folder's file system.")
+        }
+        return channel
     }
 }
 

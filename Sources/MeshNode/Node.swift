@@ -20,6 +20,7 @@ public final class Node: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listener: Channel
     private let control: Channel?
+    private let netcat: NIOLoopBound<NetcatBridge>?
     private let home: NodeHome
     /// This node's peer key.
     public let key: SigningPublicKey
@@ -27,8 +28,9 @@ public final class Node: Sendable {
     public let listenAddress: HostPort
 
     private init(core: NIOLoopBound<NodeCore>, group: MultiThreadedEventLoopGroup, listener: Channel, control: Channel?,
-                 key: SigningPublicKey, listenAddress: HostPort, home: NodeHome) {
+                 netcat: NIOLoopBound<NetcatBridge>?, key: SigningPublicKey, listenAddress: HostPort, home: NodeHome) {
         self.core = core
+        self.netcat = netcat
         self.home = home
         self.group = group
         self.listener = listener
@@ -85,8 +87,22 @@ public final class Node: Sendable {
                     throw error
                 }
             }
+            var netcat: NIOLoopBound<NetcatBridge>?
+            if let bridge = configuration.netcatBridge {
+                do {
+                    netcat = try await NetcatBridge.start(configuration: bridge, core: core).0
+                } catch {
+                    try? await listener.close()
+                    if let control {
+                        try? await control.close()
+                        unlink(home.controlSocketPath)
+                    }
+                    throw error
+                }
+            }
             try await loop.submit { core.value.start(listeningOn: bound) }.get()
-            return Node(core: core, group: group, listener: listener, control: control, key: identity.publicKey, listenAddress: bound, home: home)
+            return Node(core: core, group: group, listener: listener, control: control, netcat: netcat,
+                        key: identity.publicKey, listenAddress: bound, home: home)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -97,6 +113,7 @@ public final class Node: Sendable {
     public func stop() async {
         let core = self.core
         try? await core.eventLoop.submit { core.value.stop() }.get()
+        if let netcat { try? await core.eventLoop.flatSubmit { netcat.value.stop() }.get() }
         // Give the BYE frames a moment to leave before the sockets close under them.
         try? await core.eventLoop.scheduleTask(in: .milliseconds(50)) {}.futureResult.get()
         try? await listener.close()

@@ -18,6 +18,8 @@ public struct NodeConfiguration: Sendable {
     public var preSharedKey: SecureBytes?
     /// The gossip hop limit (at most 254, default 8).
     public var hopLimit: UInt8 = WireBounds.defaultHopLimit
+    /// The netcat bridge, if this node runs one (docs/netcat-bridge.md).
+    public var netcatBridge: NetcatBridgeConfiguration?
     /// Whether to serve the control socket (`meshchat send`, `status`).
     public var controlSocket = true
     /// Accept every offered file without asking (`--accept-files`, for scripts).

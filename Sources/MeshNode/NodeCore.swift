@@ -21,6 +21,8 @@ final class NodeCore {
     private(set) var nickname: String
     private(set) var room: String
     let emit: @Sendable (NodeEvent) -> Void
+    /// Called with every room message shown at this node, its own posts included (the netcat bridge forwards them).
+    var onRoomMessage: ((ShownMessage) -> Void)?
     private let clock: @Sendable () -> UInt64
 
     private(set) var trusted: TrustedPeers
@@ -468,11 +470,23 @@ final class NodeCore {
 
     /// Posts a room message to `room` (default: the current room).
     func postRoom(_ text: String, room: String?) throws -> NodeEvent {
+        let envelope = try postRoomEnvelope(text, room: room ?? self.room)
+        onRoomMessage?(shown(envelope, text: text))
+        return .sent(id: envelope.id, kind: .room, room: envelope.room, seq: envelope.seq)
+    }
+
+    /// Posts text that came in through the netcat bridge to the current room and shows it here;
+    /// `onRoomMessage` is not told, so the bridge never sends it back out.
+    func postBridged(_ text: String) throws {
+        let envelope = try postRoomEnvelope(text, room: room)
+        emit(.message(shown(envelope, text: text)))
+    }
+
+    private func postRoomEnvelope(_ text: String, room: String) throws -> Envelope {
         try checkOwnSeqKnown()
-        let target = room ?? self.room
-        let (envelope, actions) = try gossip.postRoom(text: text, room: target, nickname: nickname, now: clock())
+        let (envelope, actions) = try gossip.postRoom(text: text, room: room, nickname: nickname, now: clock())
         perform(actions)
-        return .sent(id: envelope.id, kind: .room, room: target, seq: envelope.seq)
+        return envelope
     }
 
     /// Posts a direct message to the pinned peer `name`.
@@ -530,7 +544,9 @@ final class NodeCore {
             case let .send(envelope, to: peer):
                 links[peer]?.send(.message(envelope: envelope.encoded()))
             case let .deliver(delivery):
-                emit(.message(shown(delivery.envelope, text: delivery.text)))
+                let message = shown(delivery.envelope, text: delivery.text)
+                emit(.message(message))
+                if message.kind == .room { onRoomMessage?(message) }
             case let .disconnect(peer, reason):
                 links[peer]?.close(saying: reason, "too many invalid envelopes")
             case let .sequenceReused(author, seq):

@@ -22,6 +22,8 @@ public enum NodeEvent: Sendable, Equatable {
     case error(message: String)
     /// A file transfer moved on (docs/file-transfer.md).
     case file(FileEvent)
+    /// The netcat bridge listens (with the real port when 0 was asked for) and, if set, forwards (docs/netcat-bridge.md).
+    case netcatBridge(listen: String, forward: String?)
     /// Information for people (not part of the JSON contract; JSON output leaves it out).
     case notice(String)
 }
@@ -100,6 +102,8 @@ extension NodeEvent {
             return ["event": "error", "message": message]
         case let .file(event):
             return event.jsonObject
+        case let .netcatBridge(listen, forward):
+            return ["event": "netcat-bridge", "listen": listen, "forward": forward.map { $0 as Any } ?? NSNull()]
         case .notice:
             return nil
         }

@@ -67,7 +67,10 @@ public struct TrustedPeers: Equatable, Sendable {
             throw TrustedPeersError(line: line, problem: "the name \"\(name)\" is not 1 to 32 of A-Z a-z 0-9 . _ -")
         }
         guard let parsedKey = try? SigningPublicKey(base64: key), (try? parsedKey.keyAgreementKey()) != nil else {
-            throw TrustedPeersError(line: line, problem: "\"\(key)\" is not a peer key (44 characters of base64, as `meshchat id` prints it)")
+            // The rejected text is not echoed: people paste the wrong thing, sometimes their identity file.
+            let looksSecret = Base64.decodeCanonical(key)?.count == SigningPrivateKey.byteCount
+            throw TrustedPeersError(line: line, problem: "the key is not a peer key (44 characters of base64, as `meshchat id` prints it)"
+                + (looksSecret ? "; it looks like a secret key, which must never be shared: pin what `meshchat id` prints instead" : ""))
         }
         var parsedAddress: HostPort?
         if let address {

@@ -121,6 +121,8 @@ final class ChatSession: Sendable {
                 kind: message.kind == .room ? .room : .direct, text: message.text, outgoing: false))
         case .sent:
             return nil // shown when posted, with its text
+        case let .netcatBridge(listen, forward):
+            return style.formatSystem("netcat bridge: listening on \(listen)\(forward.map { ", forwarding room messages to \($0)" } ?? "").")
         case let .error(message), let .notice(message):
             return style.formatSystem(message)
         case let .file(event):

@@ -20,6 +20,10 @@ extension MeshChat {
         @Option(name: .long, help: "The cipher to ask for when dialing: chachapoly (default) or aesgcm.") var cipher: String = "chachapoly"
         @Option(name: .long, help: "The most links a message may cross (1 to 254, default 8).") var hopLimit: Int = Int(WireBounds.defaultHopLimit)
         @Option(name: .long, help: "A mesh pre-shared key file (from `meshchat psk generate`): links then need it too (Noise IKpsk2).") var pskFile: String?
+        @Option(name: .long, help: "Bridge netcat users: listen here, HOST:PORT, for messages from `openssl enc ... | nc -N` (see docs/netcat-bridge.md).") var netcatListen: String?
+        @Option(name: .long, help: "The netcat side's shared password: the first line of this private (0600) file.") var netcatPassphraseFile: String?
+        @Option(name: .long, help: "The netcat side's `openssl enc -iter` count (default 10000).") var netcatIter: Int?
+        @Option(name: .long, help: "Also send room messages to the netcat receiver at HOST:PORT (`nc -l PORT | openssl enc -d ...`).") var netcatForward: String?
         @Flag(name: .long, help: "Flush every commit to disk (SQLite synchronous=FULL): a power cut loses nothing acknowledged, at a cost in speed.") var strictDurability = false
         @Option(name: .long, help: "Keep messages this many days (default 90).") var retentionDays: Int = 90
         @Option(name: .long, help: "Keep at most this many messages (default 1000000).") var retentionMessages: Int = 1_000_000
@@ -41,6 +45,8 @@ extension MeshChat {
                 default: throw UserError("The cipher \"\(cipher)\" is not chachapoly or aesgcm.")
                 }
                 guard (1...Int(WireBounds.maxHopLimit)).contains(hopLimit) else { throw UserError("--hop-limit must be 1 to 254.") }
+                let netcatBridge = try NetcatBridgeConfiguration.fromOptions(
+                    listen: netcatListen, passphraseFile: netcatPassphraseFile, iterations: netcatIter, forward: netcatForward)
                 let (identity, created) = try home.loadOrCreateIdentity()
                 if let name {
                     guard Names.isValidNickname(name) else { throw UserError("The name \"\(name)\" is not 1 to 32 bytes without control characters.") }
@@ -64,6 +70,7 @@ extension MeshChat {
                 configuration.acceptFiles = acceptFiles
                 configuration.maxFileSize = maxFileSize
                 if let pskFile { configuration.preSharedKey = try NodeHome.loadPreSharedKey(path: pskFile) }
+                configuration.netcatBridge = netcatBridge
 
                 let interactive = !json && RawTerminal.isInteractive
                 let session = ChatSession(interactive: interactive, room: room, nickname: nickname, acceptFiles: acceptFiles)

@@ -180,8 +180,11 @@ final class NodeProcess: @unchecked Sendable {
                 return nil
             }
             if let seen { return continuation.resume(returning: seen) }
-            Task {
+            // Weak: a strong capture kept every node alive (and running) for the guard's 20 s, past
+            // the end of its test and often past the test process's exit. A waiter keeps its node alive.
+            Task { [weak self] in
                 try? await Task.sleep(for: Self.eventTimeout)
+                guard let self else { return }
                 let expired = self.lock.withLock { () -> CheckedContinuation<EventRecord, Error>? in
                     guard let index = self.waiters.firstIndex(where: { $0.id == id }) else { return nil }
                     return self.waiters.remove(at: index).continuation

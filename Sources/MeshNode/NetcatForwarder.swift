@@ -1,0 +1,189 @@
+import MeshCrypto
+import NIOCore
+import NIOPosix
+
+/// Sends room messages to the tutorials' receiver (`while true; do nc -l PORT | openssl enc -d ...; done`):
+/// one connection per message, in order, each encrypted as `openssl enc` would. The receiver is
+/// down between two messages while its loop restarts, so a message that cannot be delivered waits
+/// at the head of a bounded queue and is retried with backoff.
+///
+/// Lives on the node's loop; encryption (PBKDF2) runs on NIO's thread pool.
+final class NetcatForwarder {
+    /// Messages waiting for the receiver; when full, the oldest is dropped (and said so): recent
+    /// chat matters more, and a receiver that is gone for long must not grow memory.
+    static let maximumQueuedMessages = 256
+    /// The first retry delay; it doubles per failure up to `maximumRetryDelay`, with jitter.
+    /// Short, because the tutorial's receiver comes back within milliseconds.
+    static let initialRetryDelay: TimeAmount = .milliseconds(50)
+    /// The retry cap, so a receiver that comes back after a long absence is found quickly.
+    static let maximumRetryDelay: TimeAmount = .seconds(5)
+    /// How long connecting, and then waiting for the receiver to close after the message, may take.
+    static let deliveryTimeout: TimeAmount = .seconds(5)
+
+    private let address: HostPort
+    private let passphrase: SecureBytes
+    private let iterations: Int
+    private let eventLoop: EventLoop
+    private let emit: (NodeEvent) -> Void
+    private var queue = CircularBuffer<[UInt8]>()
+    /// The head message's ciphertext, kept across retries so PBKDF2 runs once per message.
+    private var headText: String?
+    private var busy = false
+    private var failures = 0
+    private var retry: Scheduled<Void>?
+    private var stopped = false
+
+    init(address: HostPort, passphrase: SecureBytes, iterations: Int, eventLoop: EventLoop, emit: @escaping (NodeEvent) -> Void) {
+        self.address = address
+        self.passphrase = passphrase
+        self.iterations = iterations
+        self.eventLoop = eventLoop
+        self.emit = emit
+    }
+
+    /// Queues one message's plaintext (the text the receiver's openssl will print).
+    func enqueue(_ plaintext: [UInt8]) {
+        guard !stopped else { return }
+        if queue.count >= Self.maximumQueuedMessages {
+            queue.removeFirst()
+            headText = nil
+            emit(.error(message: "The netcat receiver at \(address) has not taken messages for a while; dropped the oldest of \(Self.maximumQueuedMessages) waiting."))
+        }
+        queue.append(plaintext)
+        sendHead()
+    }
+
+    /// Stops sending; what is queued is dropped with the node.
+    func stop() {
+        stopped = true
+        retry?.cancel()
+        queue.removeAll()
+    }
+
+    private func sendHead() {
+        guard !busy, !stopped, retry == nil, let plaintext = queue.first else { return }
+        busy = true
+        let encrypted: EventLoopFuture<String>
+        if let headText {
+            encrypted = eventLoop.makeSucceededFuture(headText)
+        } else {
+            let passphrase = self.passphrase, iterations = self.iterations
+            encrypted = NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
+                OpenSSLEnc.encrypt(plaintext, passphrase: passphrase, iterations: iterations)
+            }
+        }
+        let address = self.address
+        encrypted.assumeIsolated().flatMap { [weak self] text -> EventLoopFuture<Void> in
+            self?.headText = text
+            return Self.deliver(text, to: address, on: self?.eventLoop ?? encrypted.eventLoop)
+        }.whenComplete { [weak self] result in
+            guard let self, !self.stopped else { return }
+            self.busy = false
+            switch result {
+            case .success:
+                self.queue.removeFirst()
+                self.headText = nil
+                self.failures = 0
+                self.sendHead()
+            case .failure(let error):
+                self.failures += 1
+                if self.failures == 1 {
+                    self.emit(.notice("The netcat receiver at \(address) is not taking messages (\(NodeCore.describe(error))); retrying."))
+                }
+                let delay = RedialBackoff(initial: Self.initialRetryDelay, maximum: Self.maximumRetryDelay)
+                    .delay(afterFailures: self.failures, jitter: SecureRandom.uniform(RedialBackoff.jitterSteps))
+                self.retry = self.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+                    self?.retry = nil
+                    self?.sendHead()
+                }
+            }
+        }
+    }
+
+    /// One delivery: connect, write the text, end our side, and wait for the receiver to close.
+    /// Only a clean close counts: a receiver that resets the connection (an `nc` killed mid-way,
+    /// or something else on the port) did not take the message, and the next attempt sends it again.
+    private static func deliver(_ text: String, to address: HostPort, on loop: EventLoop) -> EventLoopFuture<Void> {
+        let delivered = loop.makePromise(of: Void.self)
+        ClientBootstrap(group: loop)
+            .connectTimeout(deliveryTimeout)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NetcatDeliveryHandler(text: text, timeout: deliveryTimeout, delivered: delivered))
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .whenFailure { delivered.fail($0) }
+        return delivered.futureResult
+    }
+}
+
+/// Writes one message, ends its side, and succeeds when the receiver closes cleanly.
+private final class NetcatDeliveryHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Why a delivery did not complete.
+    struct NotDelivered: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private let text: String
+    private let timeout: TimeAmount
+    private let delivered: EventLoopPromise<Void>
+    private var deadline: Scheduled<Void>?
+    private var sentAll = false
+    private var done = false
+
+    init(text: String, timeout: TimeAmount, delivered: EventLoopPromise<Void>) {
+        self.text = text
+        self.timeout = timeout
+        self.delivered = delivered
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            // The message sat with a live receiver that never closed (an `nc` whose standard input
+            // stays open): it was read, so it counts as delivered rather than sent twice.
+            self?.finish(context, .success(()))
+        }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        let endOfOutput = context.eventLoop.makePromise(of: Void.self)
+        context.close(mode: .output, promise: endOfOutput)
+        endOfOutput.futureResult.assumeIsolated().whenComplete { [weak self] result in
+            switch result {
+            case .success: self?.sentAll = true
+            case .failure(let error): self?.finish(context, .failure(error))
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // The receiver has nothing to say; anything it sends is discarded, never kept.
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, sentAll { finish(context, .success(())) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A reset: the receiver did not take the message.
+        finish(context, .failure(error))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // With our side already ended, NIO turns the receiver's clean close into a full close
+        // without an error; a reset would have come through errorCaught first.
+        finish(context, sentAll ? .success(()) : .failure(NotDelivered(description: "connection closed before the message was sent")))
+    }
+
+    private func finish(_ context: ChannelHandlerContext, _ result: Result<Void, Error>) {
+        guard !done else { return }
+        done = true
+        deadline?.cancel()
+        delivered.completeWith(result)
+        context.close(promise: nil)
+    }
+}
