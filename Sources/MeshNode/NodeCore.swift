@@ -49,6 +49,8 @@ final class NodeCore {
     let store: MessageStore
     private(set) var listenAddress: HostPort
     private var stopping = false
+    /// The limits under attack (NodeLimits) and what they counted.
+    var guards: NodeGuards
 
     /// What the core knows of a pinned peer it dials.
     private struct Dialer {
@@ -76,6 +78,8 @@ final class NodeCore {
         self.handshakeClock = HandshakeClock(store: store as? SQLiteMessageStore)
         var gossipConfiguration = GossipConfiguration()
         gossipConfiguration.hopLimit = configuration.hopLimit
+        gossipConfiguration.maxHeldEnvelopes = configuration.limits.maxHeldEnvelopes
+        self.guards = NodeGuards(limits: configuration.limits)
         self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
         self.sync = SyncCoordinator(store: store, ownKey: identity.publicKey)
         self.mustLearnOwnSeq = storeWasLost
@@ -279,6 +283,7 @@ final class NodeCore {
     /// A connection has become a link; applies the duplicate rule and tells gossip.
     func linkEstablished(_ handler: LinkHandler) {
         pending[ObjectIdentifier(handler)] = nil
+        releaseAdmission(handler)
         guard let key = handler.remoteKey, let peer = trusted.peer(withKey: key), !stopping else {
             handler.close(saying: .noLongerTrusted, "not trusted")
             return
@@ -328,10 +333,11 @@ final class NodeCore {
     func linkClosed(_ handler: LinkHandler) {
         guard let key = handler.remoteKey, links[key] === handler else { return }
         links[key] = nil
+        guards.envelopes.forget(key)
         lastSeen[key] = clock()
         gossip.linkDown(key)
         performSync { try $0.linkDown(key) }
-        let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
+        let reason = handler.localCloseReason.map { "closed by us: \($0)" } ?? handler.closeReason.map { "closed by us: \(Self.describe($0))" }
             ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
         let name = handler.peerName ?? key.base64
         if handler.byeReceived == .duplicateConnection && !stopping {
@@ -354,6 +360,7 @@ final class NodeCore {
     /// An accepted connection ended before it became a link.
     func inboundEnded(_ handler: LinkHandler, refusal: LinkHandler.Refusal?) {
         pending[ObjectIdentifier(handler)] = nil
+        releaseAdmission(handler)
         guard let refusal else { return }
         emit(.rejected(address: handler.remoteAddress, reason: refusal.reason, key: refusal.key))
         if refusal.reason == "key not pinned", let key = refusal.key {
@@ -371,6 +378,7 @@ final class NodeCore {
     /// Queues an envelope from a link; everything queued in one loop tick is stored in one
     /// transaction, and only once that commits is any of it shown or forwarded.
     func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey) {
+        guard admitEnvelope(from: peer, answeringSync: sync.outstandingRequestCount(to: peer) > 0) else { return }
         inbox.append((bytes, peer))
         guard inbox.count == 1 else { return }
         eventLoop.assumeIsolated().execute { [weak self] in self?.drainInbox() }
