@@ -84,6 +84,11 @@ final class LinkHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if let address = context.channel.remoteAddress { remoteAddress = Self.describe(address) }
+        // NodeLimits: a stranger over the pending cap or its handshake rate is closed at once, before any crypto.
+        if direction == .inbound, let refusal = core.admitInbound(self, sourceIP: context.channel.remoteAddress?.ipAddress ?? "?") {
+            handshakeTimer?.cancel()
+            return refuse(reason: refusal.rawValue, key: nil)
+        }
         guard case .awaitingMessage2(var handshake) = phase else { return }
         do {
             let opening = try handshake.start()
@@ -97,6 +102,7 @@ final class LinkHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closed
         handshakeTimer?.cancel()
+        unwritableTimer?.cancel()
         self.context = nil
         // The one place a connection's outcome is reported, so each is reported exactly once.
         if registered {
@@ -112,10 +118,36 @@ final class LinkHandler: ChannelInboundHandler {
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableTimer?.cancel()
+            unwritableTimer = nil
+        } else if unwritableTimer == nil {
+            // NodeLimits.maxUnwritableSeconds: a peer that stops reading for that long is cut; it catches up by sync.
+            let limit = TimeAmount.nanoseconds(Int64(core.configuration.limits.maxUnwritableSeconds * 1e9))
+            unwritableTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [weak self] in
+                self?.closeSlowReader("did not read for \(Int(limit.nanoseconds / 1_000_000_000)) s")
+            }
+        }
         if context.channel.isWritable, registered, let key = remoteKey {
             core.resumeSync(to: key)
             core.files.resume(to: key)
         }
+    }
+
+    /// Set when this node closed the link for a reason no BYE can carry (a peer that stopped reading).
+    private(set) var localCloseReason: String?
+    /// The ticket of the pending slot this accepted connection holds (NodeLimits.maxPendingInbound).
+    var admissionTicket: InboundAdmission.Ticket?
+    private var unwritableTimer: Scheduled<Void>?
+
+    /// Closes without a BYE (it would wait behind the bytes the peer is not reading).
+    private func closeSlowReader(_ why: String) {
+        guard localCloseReason == nil, let context else { return }
+        localCloseReason = "too slow to read: \(why)"
+        core.slowLinkClosed()
+        core.logger.debug("slow reader closed", metadata: ["link.address": "\(remoteAddress)"])
+        phase = .closed
+        context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -311,6 +343,12 @@ final class LinkHandler: ChannelInboundHandler {
         guard let context else { return }
         context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         lastSent = .now()
+        // NodeLimits.maxQueuedBytesPerLink: what the peer has not taken may not grow without bound.
+        if !context.channel.isWritable,
+           let queued = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes),
+           queued > core.configuration.limits.maxQueuedBytesPerLink {
+            return closeSlowReader("\(queued) bytes queued")
+        }
         if !flushPending {
             flushPending = true
             context.eventLoop.assumeIsolated().execute { [weak self] in

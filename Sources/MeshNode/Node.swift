@@ -16,7 +16,7 @@ public struct NodeStartError: Error, CustomStringConvertible {
 ///
 /// All of its state lives on one event loop; these methods hop onto it.
 public final class Node: Sendable {
-    private let core: NIOLoopBound<NodeCore>
+    let core: NIOLoopBound<NodeCore>
     private let group: MultiThreadedEventLoopGroup
     private let listener: Channel
     private let control: Channel?

@@ -42,6 +42,8 @@ public struct NodeConfiguration: Sendable {
     public var initialRedialDelay: TimeAmount = .milliseconds(500)
     /// The redial cap: "exponential backoff and jitter (capped near 30 s)".
     public var maximumRedialDelay: TimeAmount = .seconds(30)
+    /// The bounds that hold under attack (docs/limits.md).
+    public var limits = NodeLimits()
 
     /// A configuration with defaults for everything but the home and nickname.
     public init(home: NodeHome, nickname: String) {

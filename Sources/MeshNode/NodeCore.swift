@@ -53,6 +53,8 @@ final class NodeCore {
     private var stopping = false
     /// File transfers over direct links (docs/file-transfer.md).
     private(set) lazy var files = FileTransferService(core: self)
+    /// The limits under attack (NodeLimits) and what they counted.
+    var guards: NodeGuards
 
     /// What the core knows of a pinned peer it dials.
     private struct Dialer {
@@ -80,6 +82,8 @@ final class NodeCore {
         self.handshakeClock = HandshakeClock(store: store as? SQLiteMessageStore)
         var gossipConfiguration = GossipConfiguration()
         gossipConfiguration.hopLimit = configuration.hopLimit
+        gossipConfiguration.maxHeldEnvelopes = configuration.limits.maxHeldEnvelopes
+        self.guards = NodeGuards(limits: configuration.limits)
         self.gossip = GossipEngine(identity: identity, store: store, configuration: gossipConfiguration)
         self.sync = SyncCoordinator(store: store, ownKey: identity.publicKey)
         self.mustLearnOwnSeq = storeWasLost
@@ -284,6 +288,7 @@ final class NodeCore {
     /// A connection has become a link; applies the duplicate rule and tells gossip.
     func linkEstablished(_ handler: LinkHandler) {
         pending[ObjectIdentifier(handler)] = nil
+        releaseAdmission(handler)
         guard let key = handler.remoteKey, let peer = trusted.peer(withKey: key), !stopping else {
             handler.close(saying: .noLongerTrusted, "not trusted")
             return
@@ -336,10 +341,11 @@ final class NodeCore {
     func linkClosed(_ handler: LinkHandler) {
         guard let key = handler.remoteKey, links[key] === handler else { return }
         links[key] = nil
+        guards.envelopes.forget(key)
         lastSeen[key] = clock()
         gossip.linkDown(key)
         performSync { try $0.linkDown(key) }
-        let reason = handler.closeReason.map { "closed by us: \(Self.describe($0))" }
+        let reason = handler.localCloseReason.map { "closed by us: \($0)" } ?? handler.closeReason.map { "closed by us: \(Self.describe($0))" }
             ?? handler.byeReceived.map { "closed by peer: \(Self.describe($0))" } ?? "connection lost"
         let name = handler.peerName ?? key.base64
         if handler.byeReceived == .duplicateConnection && !stopping {
@@ -362,6 +368,7 @@ final class NodeCore {
     /// An accepted connection ended before it became a link.
     func inboundEnded(_ handler: LinkHandler, refusal: LinkHandler.Refusal?) {
         pending[ObjectIdentifier(handler)] = nil
+        releaseAdmission(handler)
         guard let refusal else { return }
         emit(.rejected(address: handler.remoteAddress, reason: refusal.reason, key: refusal.key))
         if refusal.reason == "key not pinned", let key = refusal.key {
@@ -379,6 +386,7 @@ final class NodeCore {
     /// Queues an envelope from a link; everything queued in one loop tick is stored in one
     /// transaction, and only once that commits is any of it shown or forwarded.
     func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey) {
+        guard admitEnvelope(from: peer, answeringSync: sync.outstandingRequestCount(to: peer) > 0) else { return }
         inbox.append((bytes, peer))
         guard inbox.count == 1 else { return }
         eventLoop.assumeIsolated().execute { [weak self] in self?.drainInbox() }

@@ -11,7 +11,7 @@ import Testing
 
 /// Collects a node's events and lets a test await one. `lock` serialises `events`, `waiters` and
 /// `expired`: events are written on the node's loop and read by the test's task.
-private final class HostileEventRecorder: @unchecked Sendable {
+final class HostileEventRecorder: @unchecked Sendable {
     private typealias Waiter = (id: Int, predicate: @Sendable (NodeEvent) -> Bool, continuation: CheckedContinuation<NodeEvent?, Never>)
     private let lock = NSLock()
     private var events: [NodeEvent] = []
@@ -72,7 +72,7 @@ private final class HostileEventRecorder: @unchecked Sendable {
 }
 
 /// The node's "now" in ms, set by the test. `lock` serialises `value`, read on the node's loop.
-private final class ManualClock: @unchecked Sendable {
+final class ManualClock: @unchecked Sendable {
     private let lock = NSLock()
     private var value: UInt64
 
@@ -84,8 +84,9 @@ private final class ManualClock: @unchecked Sendable {
     }
 }
 
-/// A node under attack: its home pins `alice` and `bob` (no addresses, so it dials nobody).
-private struct TargetNode {
+/// A node under attack: its home pins `alice` and `bob` (no addresses, so it dials nobody, unless
+/// `aliceAddress` gives alice one).
+struct TargetNode {
     let node: Node
     let events: HostileEventRecorder
     let clock: ManualClock
@@ -95,10 +96,10 @@ private struct TargetNode {
 
     var port: Int { node.listenAddress.port }
 
-    init(configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
+    init(aliceAddress: HostPort? = nil, configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
         let home = NodeHome(explicit: directory)
-        try home.addPeer(PinnedPeer(name: "alice", key: alice.publicKey, address: nil))
+        try home.addPeer(PinnedPeer(name: "alice", key: alice.publicKey, address: aliceAddress))
         try home.addPeer(PinnedPeer(name: "bob", key: bob.publicKey, address: nil))
         var configuration = NodeConfiguration(home: home, nickname: "target")
         configuration.controlSocket = false
