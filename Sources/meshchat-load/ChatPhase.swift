@@ -1,0 +1,115 @@
+import Foundation
+
+/// Two nodes chatting at a steady rate for a while: who got what, how fast.
+struct ChatPhase {
+    /// What one phase measured.
+    struct Result {
+        let name: String
+        /// Messages posted (both directions together).
+        let sent: Int
+        /// Distinct messages that reached the other node.
+        let delivered: Int
+        /// `message` events beyond the first for the same message (a message shown twice).
+        let duplicates: Int
+        /// Post-to-event latency of each delivered message, in milliseconds, sorted.
+        let latenciesMs: [Double]
+
+        /// The share of posted messages delivered, 0...1.
+        var deliveredShare: Double { sent == 0 ? 0 : Double(delivered) / Double(sent) }
+
+        /// The `fraction` quantile of the latencies (nearest rank), or nil with none.
+        func latency(quantile fraction: Double) -> Double? {
+            guard !latenciesMs.isEmpty else { return nil }
+            let rank = Int((fraction * Double(latenciesMs.count)).rounded(.up))
+            return latenciesMs[min(max(rank, 1), latenciesMs.count) - 1]
+        }
+    }
+
+    /// How long after the last post the phase waits for stragglers before counting them lost.
+    static let drainTimeout = 15.0
+
+    let name: String
+    /// Messages per second, both senders together.
+    let rate: Double
+    let duration: Double
+
+    /// Posts alternately from each node to the other at `rate` for `duration`, waits for the last
+    /// ones to arrive, and tallies.
+    func run(between first: ChatNode, and second: ChatNode) throws -> Result {
+        let count = Int(rate * duration)
+        let interval = 1e9 / rate
+        let start = monotonicNanoseconds()
+        for index in 0..<count {
+            sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
+            let sender = index.isMultiple(of: 2) ? first : second
+            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: monotonicNanoseconds())
+            try sender.post(text.text)
+        }
+        let deadline = monotonicNanoseconds() + UInt64(Self.drainTimeout * 1e9)
+        while monotonicNanoseconds() < deadline, received(first, second).count < count {
+            usleep(50_000)
+        }
+        return tally(posted: count, receipts: received(first, second))
+    }
+
+    /// This phase's receipts at each node of messages the other node posted.
+    private func received(_ first: ChatNode, _ second: ChatNode) -> (count: Int, all: [ChatNode.Receipt]) {
+        let all = [(first, second), (second, first)].flatMap { receiver, sender in
+            receiver.allReceipts.filter { $0.tag.phase == name && $0.tag.sender == sender.name }
+        }
+        return (Set(all.map(\.tag)).count, all)
+    }
+
+    private func tally(posted: Int, receipts: (count: Int, all: [ChatNode.Receipt])) -> Result {
+        var firstArrival: [LoadText: UInt64] = [:]
+        for receipt in receipts.all where firstArrival[receipt.tag] == nil {
+            firstArrival[receipt.tag] = receipt.receivedAt
+        }
+        let latencies = firstArrival.map { tag, receivedAt in Double(receivedAt &- tag.sentAt) / 1e6 }.sorted()
+        return Result(name: name, sent: posted, delivered: firstArrival.count,
+                      duplicates: receipts.all.count - firstArrival.count, latenciesMs: latencies)
+    }
+}
+
+/// Samples a process's resident memory from /proc/PID/status while an attack runs.
+///
+/// A sampler thread writes `peakKiB`; `lock` serialises it and `running`.
+final class MemoryProbe: @unchecked Sendable {
+    /// How often VmRSS is read.
+    static let sampleInterval: useconds_t = 50_000
+
+    private let pid: Int32
+    private let lock = NSLock()
+    private var peakKiB = 0
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts sampling process `pid`.
+    init(pid: Int32) {
+        self.pid = pid
+        Thread { [self] in
+            while lock.withLock({ running }) {
+                if let rss = Self.field("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
+                usleep(Self.sampleInterval)
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// Stops sampling; returns the largest VmRSS seen and the kernel's own high-water mark (VmHWM,
+    /// over the process's whole life), both in KiB.
+    func stop() -> (sampledPeakKiB: Int, highWaterMarkKiB: Int?) {
+        lock.withLock { running = false }
+        done.wait()
+        return (lock.withLock { peakKiB }, Self.field("VmHWM", of: pid))
+    }
+
+    /// A "NAME:   123 kB" line of /proc/PID/status, in KiB.
+    static func field(_ name: String, of pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
+        }
+        return nil
+    }
+}
