@@ -35,7 +35,7 @@ final class AttackSocket {
         fd = socket(AF_INET, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
-        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: Int32((receiveTimeout.truncatingRemainder(dividingBy: 1)) * 1e6))
+        var timeout = timeval(tv_sec: Int(receiveTimeout), tv_usec: .init(receiveTimeout.truncatingRemainder(dividingBy: 1) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var local = Self.address(source, port: 0)

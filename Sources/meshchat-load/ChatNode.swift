@@ -36,7 +36,7 @@ final class ChatNode: @unchecked Sendable {
         process.arguments = ["start", "--json", "--home", home, "--listen", listen]
         let output = Pipe()
         process.standardOutput = output
-        FileManager.default.createFile(atPath: home + "/stderr.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: home + "/stderr.log", contents: nil)
         process.standardError = FileHandle(forWritingAtPath: home + "/stderr.log") ?? FileHandle.nullDevice
         process.standardInput = input
         try process.run()

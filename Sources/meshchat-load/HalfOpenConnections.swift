@@ -63,9 +63,9 @@ final class HalfOpenConnections: @unchecked Sendable {
     /// Opens `count` half-open connections to 127.0.0.1:`port` and starts watching them.
     init(count: Int, port: UInt16) {
         self.port = port
-        let stalls = Stall.allCases
-        var slots = (0..<count).map { Slot(stall: stalls[$0 % stalls.count]) }
         let thread = Thread { [self] in
+            let stalls = Stall.allCases
+            var slots = (0..<count).map { Slot(stall: stalls[$0 % stalls.count]) }
             watch(&slots)
             done.signal()
         }
