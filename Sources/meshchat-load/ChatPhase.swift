@@ -13,6 +13,13 @@ struct ChatPhase {
         let duplicates: Int
         /// Post-to-event latency of each delivered message, in milliseconds, sorted.
         let latenciesMs: [Double]
+        /// Median latency of the first and of the last tenth of the messages posted: a rise means
+        /// the nodes fell behind the rate and a backlog grew (so latency measures queueing).
+        let firstTenthMs: Double?, lastTenthMs: Double?
+        /// CPU seconds each node used during the phase, by name.
+        let cpuSeconds: [String: Double]
+        /// The machine's 1-minute load average at the end of the phase (/proc/loadavg).
+        let loadAverage: String
 
         /// The share of posted messages delivered, 0...1.
         var deliveredShare: Double { sent == 0 ? 0 : Double(delivered) / Double(sent) }
@@ -38,6 +45,7 @@ struct ChatPhase {
     func run(between first: ChatNode, and second: ChatNode) throws -> Result {
         let count = Int(rate * duration)
         let interval = 1e9 / rate
+        let cpuBefore = [first, second].map { ProcessCPU.seconds(of: $0.pid) }
         let start = monotonicNanoseconds()
         for index in 0..<count {
             sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
@@ -49,7 +57,10 @@ struct ChatPhase {
         while monotonicNanoseconds() < deadline, received(first, second).count < count {
             usleep(50_000)
         }
-        return tally(posted: count, receipts: received(first, second))
+        let cpu = zip([first, second], cpuBefore).map { node, before in
+            (node.name, max(0, ProcessCPU.seconds(of: node.pid) - before))
+        }
+        return tally(posted: count, receipts: received(first, second), cpuSeconds: Dictionary(uniqueKeysWithValues: cpu))
     }
 
     /// This phase's receipts at each node of messages the other node posted.
@@ -60,14 +71,37 @@ struct ChatPhase {
         return (Set(all.map(\.tag)).count, all)
     }
 
-    private func tally(posted: Int, receipts: (count: Int, all: [ChatNode.Receipt])) -> Result {
+    private func tally(posted: Int, receipts: (count: Int, all: [ChatNode.Receipt]), cpuSeconds: [String: Double]) -> Result {
         var firstArrival: [LoadText: UInt64] = [:]
         for receipt in receipts.all where firstArrival[receipt.tag] == nil {
             firstArrival[receipt.tag] = receipt.receivedAt
         }
-        let latencies = firstArrival.map { tag, receivedAt in Double(receivedAt &- tag.sentAt) / 1e6 }.sorted()
+        let latency = { (tag: LoadText, receivedAt: UInt64) in Double(receivedAt &- tag.sentAt) / 1e6 }
+        let tenth = max(posted / 10, 1)
+        let medianOf = { (range: Range<Int>) -> Double? in
+            let values = firstArrival.filter { range.contains($0.key.index) }.map(latency).sorted()
+            return values.isEmpty ? nil : values[values.count / 2]
+        }
         return Result(name: name, sent: posted, delivered: firstArrival.count,
-                      duplicates: receipts.all.count - firstArrival.count, latenciesMs: latencies)
+                      duplicates: receipts.all.count - firstArrival.count,
+                      latenciesMs: firstArrival.map(latency).sorted(),
+                      firstTenthMs: medianOf(0..<tenth), lastTenthMs: medianOf((posted - tenth)..<posted),
+                      cpuSeconds: cpuSeconds,
+                      loadAverage: (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+                          .split(separator: " ").first.map(String.init) ?? "?")
+    }
+}
+
+/// A process's CPU time from /proc/PID/stat.
+enum ProcessCPU {
+    /// User plus system CPU seconds `pid` has used so far (0 if it cannot be read).
+    static func seconds(of pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after "(comm)": state is field 3, utime field 14, stime field 15 (proc(5)).
+        let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 

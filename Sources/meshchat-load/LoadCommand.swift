@@ -115,6 +115,10 @@ struct MeshChatLoad: ParsableCommand {
         print(String(format: "%@: %d/%d delivered (%.2f%%), %d shown twice, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                      phase.name, phase.delivered, phase.sent, phase.deliveredShare * 100, phase.duplicates,
                      phase.latency(quantile: 0.5) ?? .nan, phase.latency(quantile: 0.99) ?? .nan, phase.latenciesMs.last ?? .nan))
+        print(String(format: "  median latency first tenth %.1f ms, last tenth %.1f ms%@; CPU alice %.1f s, bob %.1f s; machine load %@",
+                     phase.firstTenthMs ?? .nan, phase.lastTenthMs ?? .nan,
+                     (phase.lastTenthMs ?? 0) > 10 * max(phase.firstTenthMs ?? 0, 1) ? " (a backlog grew: the nodes fell behind the rate)" : "",
+                     phase.cpuSeconds["alice"] ?? .nan, phase.cpuSeconds["bob"] ?? .nan, phase.loadAverage))
     }
 
     private struct Verdict {
