@@ -21,6 +21,14 @@ struct ChatPhase {
         /// The machine's 1-minute load average at the end of the phase (/proc/loadavg).
         let loadAverage: String
 
+        /// Two phases' figures taken together as one run (latencies merged, counts added).
+        func pooled(with other: Result, name: String) -> Result {
+            Result(name: name, sent: sent + other.sent, delivered: delivered + other.delivered,
+                   duplicates: duplicates + other.duplicates, latenciesMs: (latenciesMs + other.latenciesMs).sorted(),
+                   firstTenthMs: nil, lastTenthMs: nil,
+                   cpuSeconds: cpuSeconds.merging(other.cpuSeconds, uniquingKeysWith: +), loadAverage: other.loadAverage)
+        }
+
         /// The share of posted messages delivered, 0...1.
         var deliveredShare: Double { sent == 0 ? 0 : Double(delivered) / Double(sent) }
 

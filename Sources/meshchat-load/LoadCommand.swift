@@ -23,7 +23,7 @@ struct MeshChatLoad: ParsableCommand {
     var binary: String?
     @Option(help: "Chat messages per second, both nodes together.")
     var rate: Double = 500
-    @Option(help: "Seconds each chat phase (unloaded, then loaded) lasts.")
+    @Option(help: "Seconds each chat phase (unloaded, loaded, unloaded again) lasts.")
     var duration: Double = 20
     @Option(help: "Handshakes per second from unknown identities.")
     var floodRate: Double = 300
@@ -60,8 +60,8 @@ struct MeshChatLoad: ParsableCommand {
         print("chat: \(Int(rate)) messages/s for \(Int(seconds)) s per phase, half from each node.")
         _ = try ChatPhase(name: "warmup", rate: rate, duration: 1).run(between: alice, and: bob)
 
-        let unloaded = try ChatPhase(name: "unloaded", rate: rate, duration: seconds).run(between: alice, and: bob)
-        report(unloaded)
+        let before = try ChatPhase(name: "unloaded-before", rate: rate, duration: seconds).run(between: alice, and: bob)
+        report(before)
 
         print("attack: \(Int(floodRate)) handshakes/s from fresh unknown identities (from \(HandshakeFlood.sourceAddress)), "
               + "\(halfOpen) half-open connections held (from \(HalfOpenConnections.sourceAddress)).")
@@ -87,6 +87,13 @@ struct MeshChatLoad: ParsableCommand {
                      Double(sampledPeak) / 1024, Int(MemoryProbe.sampleInterval / 1000),
                      highWater.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "unknown"))
 
+        // The unloaded run brackets the loaded one (before and after), so a machine whose other load
+        // drifts during the test (a shared CI box) does not tilt the comparison either way.
+        let after = try ChatPhase(name: "unloaded-after", rate: rate, duration: seconds).run(between: alice, and: bob)
+        report(after)
+        let unloaded = before.pooled(with: after, name: "unloaded (before and after)")
+        report(unloaded, detailed: false)
+
         let verdicts = judge(unloaded: unloaded, loaded: loaded, peakKiB: max(sampledPeak, 0), halfOpen: halfOpenTally)
         for verdict in verdicts { print("\(verdict.passed ? "PASS" : "FAIL")  \(verdict.text)") }
         guard verdicts.allSatisfy(\.passed) else { throw ExitCode.failure }
@@ -111,10 +118,11 @@ struct MeshChatLoad: ParsableCommand {
         return (alice, bob)
     }
 
-    private func report(_ phase: ChatPhase.Result) {
+    private func report(_ phase: ChatPhase.Result, detailed: Bool = true) {
         print(String(format: "%@: %d/%d delivered (%.2f%%), %d shown twice, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                      phase.name, phase.delivered, phase.sent, phase.deliveredShare * 100, phase.duplicates,
                      phase.latency(quantile: 0.5) ?? .nan, phase.latency(quantile: 0.99) ?? .nan, phase.latenciesMs.last ?? .nan))
+        guard detailed else { return }
         print(String(format: "  median latency first tenth %.1f ms, last tenth %.1f ms%@; CPU alice %.1f s, bob %.1f s; machine load %@",
                      phase.firstTenthMs ?? .nan, phase.lastTenthMs ?? .nan,
                      (phase.lastTenthMs ?? 0) > 10 * max(phase.firstTenthMs ?? 0, 1) ? " (a backlog grew: the nodes fell behind the rate)" : "",
