@@ -36,6 +36,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The load test's driver and attacker (scripts/load); not shipped with the node.
+        .executableTarget(name: "meshchat-load", dependencies: [
+            "MeshNode", "MeshWire", "MeshCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshNoiseTests", dependencies: ["MeshNoise", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),

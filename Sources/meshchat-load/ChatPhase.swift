@@ -1,0 +1,157 @@
+import Foundation
+
+/// Two nodes chatting at a steady rate for a while: who got what, how fast.
+struct ChatPhase {
+    /// What one phase measured.
+    struct Result {
+        let name: String
+        /// Messages posted (both directions together).
+        let sent: Int
+        /// Distinct messages that reached the other node.
+        let delivered: Int
+        /// `message` events beyond the first for the same message (a message shown twice).
+        let duplicates: Int
+        /// Post-to-event latency of each delivered message, in milliseconds, sorted.
+        let latenciesMs: [Double]
+        /// Median latency of the first and of the last tenth of the messages posted: a rise means
+        /// the nodes fell behind the rate and a backlog grew (so latency measures queueing).
+        let firstTenthMs: Double?, lastTenthMs: Double?
+        /// CPU seconds each node used during the phase, by name.
+        let cpuSeconds: [String: Double]
+        /// The machine's 1-minute load average at the end of the phase (/proc/loadavg).
+        let loadAverage: String
+
+        /// Two phases' figures taken together as one run (latencies merged, counts added).
+        func pooled(with other: Result, name: String) -> Result {
+            Result(name: name, sent: sent + other.sent, delivered: delivered + other.delivered,
+                   duplicates: duplicates + other.duplicates, latenciesMs: (latenciesMs + other.latenciesMs).sorted(),
+                   firstTenthMs: nil, lastTenthMs: nil,
+                   cpuSeconds: cpuSeconds.merging(other.cpuSeconds, uniquingKeysWith: +), loadAverage: other.loadAverage)
+        }
+
+        /// The share of posted messages delivered, 0...1.
+        var deliveredShare: Double { sent == 0 ? 0 : Double(delivered) / Double(sent) }
+
+        /// The `fraction` quantile of the latencies (nearest rank), or nil with none.
+        func latency(quantile fraction: Double) -> Double? {
+            guard !latenciesMs.isEmpty else { return nil }
+            let rank = Int((fraction * Double(latenciesMs.count)).rounded(.up))
+            return latenciesMs[min(max(rank, 1), latenciesMs.count) - 1]
+        }
+    }
+
+    /// How long after the last post the phase waits for stragglers before counting them lost.
+    static let drainTimeout = 15.0
+
+    let name: String
+    /// Messages per second, both senders together.
+    let rate: Double
+    let duration: Double
+
+    /// Posts alternately from each node to the other at `rate` for `duration`, waits for the last
+    /// ones to arrive, and tallies.
+    func run(between first: ChatNode, and second: ChatNode) throws -> Result {
+        let count = Int(rate * duration)
+        let interval = 1e9 / rate
+        let cpuBefore = [first, second].map { ProcessCPU.seconds(of: $0.pid) }
+        let start = monotonicNanoseconds()
+        for index in 0..<count {
+            sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
+            let sender = index.isMultiple(of: 2) ? first : second
+            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: monotonicNanoseconds())
+            try sender.post(text.text)
+        }
+        let deadline = monotonicNanoseconds() + UInt64(Self.drainTimeout * 1e9)
+        while monotonicNanoseconds() < deadline, received(first, second).count < count {
+            usleep(50_000)
+        }
+        let cpu = zip([first, second], cpuBefore).map { node, before in
+            (node.name, max(0, ProcessCPU.seconds(of: node.pid) - before))
+        }
+        return tally(posted: count, receipts: received(first, second), cpuSeconds: Dictionary(uniqueKeysWithValues: cpu))
+    }
+
+    /// This phase's receipts at each node of messages the other node posted.
+    private func received(_ first: ChatNode, _ second: ChatNode) -> (count: Int, all: [ChatNode.Receipt]) {
+        let all = [(first, second), (second, first)].flatMap { receiver, sender in
+            receiver.allReceipts.filter { $0.tag.phase == name && $0.tag.sender == sender.name }
+        }
+        return (Set(all.map(\.tag)).count, all)
+    }
+
+    private func tally(posted: Int, receipts: (count: Int, all: [ChatNode.Receipt]), cpuSeconds: [String: Double]) -> Result {
+        var firstArrival: [LoadText: UInt64] = [:]
+        for receipt in receipts.all where firstArrival[receipt.tag] == nil {
+            firstArrival[receipt.tag] = receipt.receivedAt
+        }
+        let latency = { (tag: LoadText, receivedAt: UInt64) in Double(receivedAt &- tag.sentAt) / 1e6 }
+        let tenth = max(posted / 10, 1)
+        let medianOf = { (range: Range<Int>) -> Double? in
+            let values = firstArrival.filter { range.contains($0.key.index) }.map(latency).sorted()
+            return values.isEmpty ? nil : values[values.count / 2]
+        }
+        return Result(name: name, sent: posted, delivered: firstArrival.count,
+                      duplicates: receipts.all.count - firstArrival.count,
+                      latenciesMs: firstArrival.map(latency).sorted(),
+                      firstTenthMs: medianOf(0..<tenth), lastTenthMs: medianOf((posted - tenth)..<posted),
+                      cpuSeconds: cpuSeconds,
+                      loadAverage: (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+                          .split(separator: " ").first.map(String.init) ?? "?")
+    }
+}
+
+/// A process's CPU time from /proc/PID/stat.
+enum ProcessCPU {
+    /// User plus system CPU seconds `pid` has used so far (0 if it cannot be read).
+    static func seconds(of pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let afterName = stat.lastIndex(of: ")") else { return 0 }
+        // Fields after "(comm)": state is field 3, utime field 14, stime field 15 (proc(5)).
+        let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
+
+/// Samples a process's resident memory from /proc/PID/status while an attack runs.
+///
+/// A sampler thread writes `peakKiB`; `lock` serialises it and `running`.
+final class MemoryProbe: @unchecked Sendable {
+    /// How often VmRSS is read.
+    static let sampleInterval: useconds_t = 50_000
+
+    private let pid: Int32
+    private let lock = NSLock()
+    private var peakKiB = 0
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Starts sampling process `pid`.
+    init(pid: Int32) {
+        self.pid = pid
+        Thread { [self] in
+            while lock.withLock({ running }) {
+                if let rss = Self.field("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
+                usleep(Self.sampleInterval)
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// Stops sampling; returns the largest VmRSS seen and the kernel's own high-water mark (VmHWM,
+    /// over the process's whole life), both in KiB.
+    func stop() -> (sampledPeakKiB: Int, highWaterMarkKiB: Int?) {
+        lock.withLock { running = false }
+        done.wait()
+        return (lock.withLock { peakKiB }, Self.field("VmHWM", of: pid))
+    }
+
+    /// A "NAME:   123 kB" line of /proc/PID/status, in KiB.
+    static func field(_ name: String, of pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
+        }
+        return nil
+    }
+}
