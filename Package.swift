@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "meshchat", targets: ["meshchat"]),
+        .executable(name: "meshchat-bench", targets: ["MeshBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -39,6 +40,11 @@ let package = Package(
         // The load test's driver and attacker (scripts/load); not shipped with the node.
         .executableTarget(name: "meshchat-load", dependencies: [
             "MeshNode", "MeshWire", "MeshCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Benchmarks live apart from tests: they print figures and assert nothing about speed.
+        .executableTarget(name: "MeshBench", dependencies: [
+            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),

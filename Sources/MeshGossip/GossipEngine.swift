@@ -21,6 +21,8 @@ public struct GossipEngine {
     /// is bounded by the number of links.
     private var links: [PeerID: InvalidEnvelopeRecord] = [:]
     private var held = HeldEnvelopes()
+    /// What arrived from neighbours since the engine started.
+    public private(set) var counters = GossipCounters()
 
     /// An engine for `identity` over `store`, with no links.
     public init(identity: SigningPrivateKey, store: any MessageStore, configuration: GossipConfiguration = .init()) {
@@ -56,6 +58,7 @@ public struct GossipEngine {
 
     /// Applies PROTOCOL.md 6 rules 1-4 to one envelope that `peer` sent. Throws only what the store throws.
     public mutating func receive(_ envelopeBytes: [UInt8], from peer: PeerID, now: UInt64) throws -> [GossipAction] {
+        counters.received += 1
         // Rule 1: "drops it, keeping the connection, if it does not parse exactly, its signature
         // does not verify or a field is out of range".
         let envelope: Envelope
@@ -164,6 +167,7 @@ public struct GossipEngine {
     /// Counts an invalid envelope against `peer` and drops it; asks once for the link to close
     /// when the peer passes the limit inside the window.
     private mutating func invalid(from peer: PeerID, reason: DropReason, now: UInt64) -> [GossipAction] {
+        counters.invalid += 1
         var actions: [GossipAction] = [.dropped(from: peer, reason: reason)]
         // Envelopes from a peer that is not linked (a frame racing its link's close) are dropped
         // but not counted: records exist only for linked peers, which keeps memory bounded.
@@ -181,7 +185,10 @@ public struct GossipEngine {
 
     /// Rule 2's holding, deduplicated by id and bounded by `maxHeldEnvelopes`.
     private mutating func hold(_ envelope: Envelope, from peer: PeerID) -> [GossipAction] {
-        guard !held.contains(envelope.id) else { return [.dropped(from: peer, reason: .duplicate)] }
+        guard !held.contains(envelope.id) else {
+            counters.duplicates += 1
+            return [.dropped(from: peer, reason: .duplicate)]
+        }
         let evicted = held.hold(.init(envelope: envelope, from: peer), capacity: configuration.maxHeldEnvelopes)
         return evicted.map { [.dropped(from: $0.from, reason: .heldLimit)] } ?? []
     }
@@ -189,14 +196,21 @@ public struct GossipEngine {
     /// Rules 3 and 4 for a valid envelope that is not far ahead.
     private mutating func accept(_ envelope: Envelope, from peer: PeerID) throws -> [GossipAction] {
         // Rule 3: "drops it if it already has that message id".
-        guard try !store.contains(envelope.id) else { return [.dropped(from: peer, reason: .duplicate)] }
+        guard try !store.contains(envelope.id) else {
+            counters.duplicates += 1
+            return [.dropped(from: peer, reason: .duplicate)]
+        }
         // "a second envelope with an author and seq already seen but another id is kept like any
         // other (the node may warn that the author reused a sequence number)".
         let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)
 
         // Rule 4: "otherwise stores it durably, shows it ..., and forwards it". Stored first, so
         // nothing is shown or sent that a crash could lose.
-        guard try store.insert(envelope) else { return [.dropped(from: peer, reason: .duplicate)] }
+        guard try store.insert(envelope) else {
+            counters.duplicates += 1
+            return [.dropped(from: peer, reason: .duplicate)]
+        }
+        counters.accepted += 1
 
         var actions: [GossipAction] = []
         if let earlier, earlier != envelope.id {

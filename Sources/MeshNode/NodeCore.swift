@@ -591,7 +591,7 @@ final class NodeCore {
                                               state: state, direction: link?.direction, suite: link?.suite,
                                               linkAddress: link?.remoteAddress,
                                               lastSeen: link != nil ? clock() : lastSeen[peer.key])
-                   })
+                   }, counters: gossip.counters)
     }
 
     // MARK: Text
@@ -668,10 +668,14 @@ public struct NodeStatus: Sendable {
     public let listen: String
     public let room: String
     public let peers: [Peer]
+    /// Envelopes received from neighbours since the node started (docs/benchmarks.md).
+    public let counters: GossipCounters
 
     /// The JSON object `meshchat status --json` prints.
     public var jsonObject: [String: Any] {
         ["key": key.base64, "nickname": nickname, "listen": listen, "room": room,
+         "counters": ["envelopes_received": counters.received, "envelopes_duplicate": counters.duplicates,
+                      "envelopes_accepted": counters.accepted, "envelopes_invalid": counters.invalid],
          "peers": peers.map { peer -> [String: Any] in
              ["name": peer.name, "key": peer.key.base64, "address": peer.address.map { $0 as Any } ?? NSNull(),
               "state": peer.state, "direction": peer.direction?.rawValue as Any? ?? NSNull(),

@@ -1,0 +1,280 @@
+import Foundation
+import MeshCrypto
+import MeshNode
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Message texts the bench posts: an index the bench pairs post and shown times by, padded to
+/// the 100 bytes of the issue's room messages.
+enum BenchText {
+    static let bytes = 100
+    static let marker = "m"
+
+    static func padded(_ prefix: String) -> String {
+        prefix + " " + String(repeating: "x", count: max(0, bytes - prefix.utf8.count - 1))
+    }
+
+    static func text(index: Int) -> String { padded(marker + String(index)) }
+}
+
+/// One event line from a node's standard output, with the bench's monotonic time of arrival.
+struct EventLine: @unchecked Sendable {
+    // Immutable after parsing; `fields` holds only JSON values.
+    let name: String
+    let arrival: UInt64
+    let fields: [String: Any]
+}
+
+/// A real `meshchat start --json` process in a temporary home, driven exactly as a script would:
+/// lines into standard input, JSON events out of standard output.
+///
+/// A reader thread stamps every line on arrival. `message` events whose text the bench wrote are
+/// not kept whole: only their index and arrival time, so that tens of thousands of them cost the
+/// bench little; other events are parsed and kept.
+final class BenchNode: @unchecked Sendable {
+    // `condition` guards `events`, `shown`, `counts`, `exited` and `stderrTail`; the reader threads write them.
+    private let condition = NSCondition()
+    private var events: [EventLine] = []
+    private var shown: [Int: UInt64] = [:]
+    private var counts: [String: Int] = [:]
+    private var exited = false
+    private var stderrTail = ""
+
+    let name: String
+    let home: NodeHome
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private let inputFD: Int32
+    /// The bench's monotonic time just before the process was spawned.
+    let spawnedAt: UInt64
+
+    /// Starts `meshchat start --json --home HOME --listen 127.0.0.1:0 ARGS` with `binary`.
+    init(binary: String, name: String, home: String, arguments: [String] = []) throws {
+        self.name = name
+        self.home = NodeHome(explicit: home)
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["start", "--json", "--home", home, "--listen", "127.0.0.1:0", "--name", name] + arguments
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = input
+        inputFD = input.fileHandleForWriting.fileDescriptor
+        spawnedAt = Monotonic.now()
+        try process.run()
+        let outFD = output.fileHandleForReading.fileDescriptor, errFD = errors.fileHandleForReading.fileDescriptor
+        Thread.detachNewThread { [self] in readEvents(fd: outFD) }
+        Thread.detachNewThread { [self] in readErrors(fd: errFD) }
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    // MARK: Output
+
+    private func readEvents(fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var partial: [UInt8] = []
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            let arrival = Monotonic.now()
+            var lineStart = 0
+            var parsed: [(Int?, EventLine?)] = []
+            for index in 0..<count where buffer[index] == UInt8(ascii: "\n") {
+                let line: ArraySlice<UInt8>
+                if partial.isEmpty {
+                    line = buffer[lineStart..<index]
+                } else {
+                    partial += buffer[lineStart..<index]
+                    line = partial[...]
+                }
+                parsed.append(Self.parse(line, arrival: arrival))
+                partial.removeAll(keepingCapacity: true)
+                lineStart = index + 1
+            }
+            partial += buffer[lineStart..<count]
+            condition.lock()
+            for (index, event) in parsed {
+                if let index { shown[index] = arrival; counts["message", default: 0] += 1 }
+                if let event { events.append(event); counts[event.name, default: 0] += 1 }
+            }
+            condition.broadcast()
+            condition.unlock()
+        }
+        condition.lock()
+        exited = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private static let textKey = Array("\"text\":\"\(BenchText.marker)".utf8)
+    private static let messageKey = Array("\"event\":\"message\"".utf8)
+    private static let sentKey = Array("\"event\":\"sent\"".utf8)
+
+    /// A bench message's index, or the parsed event; `sent` events are counted by name only.
+    private static func parse(_ line: ArraySlice<UInt8>, arrival: UInt64) -> (Int?, EventLine?) {
+        if line.firstRange(of: messageKey) != nil, let textAt = line.firstRange(of: textKey) {
+            var index = 0, digits = 0
+            var position = textAt.upperBound
+            while position < line.endIndex, (48...57).contains(line[position]) {
+                index = index * 10 + Int(line[position] - 48)
+                digits += 1
+                position += 1
+            }
+            if digits > 0 { return (index, nil) }
+        }
+        if line.firstRange(of: sentKey) != nil { return (nil, EventLine(name: "sent", arrival: arrival, fields: [:])) }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let name = object["event"] as? String else { return (nil, nil) }
+        return (nil, EventLine(name: name, arrival: arrival, fields: object))
+    }
+
+    private func readErrors(fd: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            let text = String(decoding: buffer[0..<count], as: UTF8.self)
+            condition.lock()
+            stderrTail = String((stderrTail + text).suffix(2000))
+            condition.unlock()
+        }
+    }
+
+    // MARK: Waiting
+
+    /// Waits until `predicate` holds over the events so far, or `timeout` seconds pass (then throws).
+    @discardableResult
+    func waitFor(_ what: String, timeout: Double = 30, _ predicate: ([EventLine]) -> EventLine?) throws -> EventLine {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let hit = predicate(events) { return hit }
+            if exited { throw BenchFailure("\(name) exited before \(what): \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))") }
+            if !condition.wait(until: deadline) {
+                throw BenchFailure("\(name) gave no \(what) within \(Int(timeout)) s; stderr: \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        }
+    }
+
+    /// Waits for the first event named `event`.
+    @discardableResult
+    func waitFor(event: String, timeout: Double = 30) throws -> EventLine {
+        try waitFor(event, timeout: timeout) { $0.first { $0.name == event } }
+    }
+
+    /// Waits until at least `count` events named `event` arrived.
+    func waitFor(count: Int, of event: String, timeout: Double = 30) throws {
+        try waitFor("\(count) \(event) events", timeout: timeout) { [self] events in
+            counts[event, default: 0] >= count ? events.last ?? EventLine(name: "", arrival: 0, fields: [:]) : nil
+        }
+    }
+
+    /// How many events named `event` arrived so far (bench messages count as `message`).
+    func count(of event: String) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        return counts[event, default: 0]
+    }
+
+    /// The `ready` event's key and port.
+    func ready(timeout: Double = 30) throws -> (key: SigningPublicKey, port: Int, at: UInt64) {
+        let event = try waitFor(event: "ready", timeout: timeout)
+        guard let keyText = event.fields["key"] as? String, let key = try? SigningPublicKey(base64: keyText),
+              let listen = event.fields["listen"] as? String, let port = listen.split(separator: ":").last.flatMap({ Int($0) })
+        else { throw BenchFailure("\(name)'s ready event has no key or port") }
+        return (key, port, event.arrival)
+    }
+
+    /// Arrival times of the bench messages shown so far, by index.
+    var shownTimes: [Int: UInt64] {
+        condition.lock(); defer { condition.unlock() }
+        return shown
+    }
+
+    /// Waits until messages with every index in `indices` were shown, or nothing new arrived for
+    /// `quiet` seconds; returns how many of them were shown.
+    @discardableResult
+    func waitForShown(_ indices: some Collection<Int>, quiet: Double) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        var have = indices.count(where: { shown[$0] != nil })
+        while have < indices.count && !exited {
+            let before = have
+            let waited = condition.wait(until: Date().addingTimeInterval(quiet))
+            have = indices.count(where: { shown[$0] != nil })
+            if !waited && have == before { break }
+        }
+        return have
+    }
+
+    // MARK: Input
+
+    /// Writes one line to the node's standard input (text or a command), blocking if the pipe is full.
+    func post(_ line: String) throws {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        try write(bytes)
+    }
+
+    /// Writes many lines at once; a full pipe blocks, which is the node's back pressure.
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(inputFD, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw BenchFailure("\(name) stopped reading its input (errno \(errno))") }
+            offset += written
+        }
+    }
+
+    /// Pins `peer` under `name`, with its address if this node is to dial it. The node picks the
+    /// change up by itself, as it does when a person runs `meshchat peer add`.
+    func pin(_ name: String, key: SigningPublicKey, port: Int?) throws {
+        try home.addPeer(PinnedPeer(name: name, key: key, address: port.map { HostPort(host: "127.0.0.1", port: $0) }))
+    }
+
+    /// Resident set size in KiB.
+    var residentKiB: Double? { processResidentKiB(pid: pid) }
+
+    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit.
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+    }
+}
+
+/// A temporary folder for the run's homes and files, removed at the end.
+struct Workspace {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "meshchat-bench.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw BenchFailure("cannot make a temporary folder") }
+        path = String(cString: made)
+    }
+
+    /// A fresh home path (not yet created; the node creates it 0700).
+    func home(_ name: String) -> String { path + "/" + name }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Runs `binary ARGS` to completion and returns its exit status and standard output.
+func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,149 @@
+import Foundation
+import MeshCrypto
+import MeshNode
+import MeshNoise
+import MeshWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bench as a Noise IK initiator (the node's own `InitiatorHandshake`), dialing a node that pinned it.
+struct BenchInitiator {
+    let identity: SigningPrivateKey
+    let nodeKey: SigningPublicKey
+    let port: Int
+    /// The last handshake timestamp sent: "strictly increasing over every handshake message a node sends".
+    private var lastTimestamp: UInt64 = 0
+
+    init(identity: SigningPrivateKey, nodeKey: SigningPublicKey, port: Int) {
+        self.identity = identity; self.nodeKey = nodeKey; self.port = port
+    }
+
+    /// How long the bench waits for message 2 before it calls the handshake failed.
+    static let answerTimeoutSeconds = 10
+
+    /// Connects and runs the handshake to a verified message 2, then sends the PING that makes the
+    /// node count the link as established (PROTOCOL.md 4). Returns the open socket and the transport keys.
+    mutating func connect() throws -> (LoopbackSocket, TransportState) {
+        let socket = try LoopbackSocket.connect(port: port)
+        socket.setReceiveTimeout(seconds: Self.answerTimeoutSeconds)
+        var wallClock = timespec()
+        clock_gettime(CLOCK_REALTIME, &wallClock)
+        lastTimestamp = max(UInt64(wallClock.tv_sec) * 1_000_000_000 + UInt64(wallClock.tv_nsec), lastTimestamp + 1)
+        var initiator = try InitiatorHandshake(
+            identity: LinkIdentity(signingKey: identity, nickname: "bench", listenPort: 0, preSharedKey: nil),
+            pinnedPeer: nodeKey, cipher: .chaChaPoly, timestamp: lastTimestamp)
+        try socket.send(initiator.start())
+        var decoder = FrameDecoder()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var message2: [UInt8]?
+        while message2 == nil {
+            let count = try buffer.withUnsafeMutableBytes { try socket.receive(into: $0) }
+            guard count > 0 else { throw BenchFailure("the node closed instead of sending message 2") }
+            decoder.append(buffer[0..<count])
+            message2 = try decoder.next()
+        }
+        var transport = try initiator.receive(message2: message2!).transport
+        // "Right after the handshake the initiator sends a PING."
+        try socket.send(Framing.frame(transport.encrypt(Plaintext.ping(token: 1).encoded())))
+        return (socket, transport)
+    }
+}
+
+extension NodeScenarios {
+    /// Concurrent handshakes in flight, each from its own identity so that the node's
+    /// one-link-per-peer rule and replay check see an ordinary sequence of reconnects.
+    static let handshakeClients = 8
+
+    /// `handshakes_per_s`: IK handshakes completed (message 2 verified) per second against one node,
+    /// the bench dialing from `handshakeClients` threads; each link is then closed with BYE 0.
+    func handshakes() throws -> [Metric] {
+        let identities = (0..<Self.handshakeClients).map { _ in SigningPrivateKey() }
+        let home = NodeHome(explicit: workspace.home("hs"))
+        for (index, identity) in identities.enumerated() {
+            try home.addPeer(PinnedPeer(name: "bench\(index)", key: identity.publicKey, address: nil))
+        }
+        let node = try BenchNode(binary: binary, name: "hs", home: home.directory)
+        defer { node.stop() }
+        let ready = try node.ready()
+        let completed = Shared(0)
+        let failure = Shared<String?>(nil)
+        let duration = sizes.handshakeSeconds
+        let start = Monotonic.now()
+        let deadline = start + UInt64(duration * 1e9)
+        onThreads(identities.count) { index in
+            var initiator = BenchInitiator(identity: identities[index], nodeKey: ready.key, port: ready.port)
+            while Monotonic.now() < deadline {
+                do {
+                    var (socket, transport) = try initiator.connect()
+                    completed.update { $0 += 1 }
+                    try? socket.send(Framing.frame(transport.encrypt(Plaintext.bye(reason: .normal, text: "").encoded())))
+                    socket.close()
+                } catch {
+                    failure.store("\(error)")
+                    return
+                }
+            }
+        }
+        let elapsed = Monotonic.seconds(from: start, to: Monotonic.now())
+        if let failure = failure.load() { throw BenchFailure("a handshake failed: \(failure)") }
+        return [Metric("handshakes_per_s", Double(completed.load()) / elapsed, "1/s", goal: ">= 3000",
+                       limit: "handshake_crypto_bound_per_s", ratioName: "handshakes_ratio_to_crypto_bound",
+                       note: "\(Self.handshakeClients) in flight, both ends here")]
+    }
+
+    /// `rss_per_link_KiB`: one node's resident set with `rssLinks` links open (the bench's own
+    /// in-process initiators), minus the same node's before them, per link.
+    func rssPerLink() throws -> [Metric] {
+        let identities = (0..<sizes.rssLinks).map { _ in SigningPrivateKey() }
+        let home = NodeHome(explicit: workspace.home("rss"))
+        for (index, identity) in identities.enumerated() {
+            try home.addPeer(PinnedPeer(name: "link\(index)", key: identity.publicKey, address: nil))
+        }
+        let node = try BenchNode(binary: binary, name: "rss", home: home.directory)
+        defer { node.stop() }
+        let ready = try node.ready()
+        Thread.sleep(forTimeInterval: Self.settleSeconds)
+        guard let before = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
+        var open: [LoopbackSocket] = []
+        for identity in identities {
+            var initiator = BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
+            open.append(try initiator.connect().0)
+        }
+        try node.waitFor(count: identities.count, of: "link-up")
+        Thread.sleep(forTimeInterval: Self.settleSeconds)
+        guard let after = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
+        open.forEach { $0.close() }
+        return [Metric("rss_per_link_KiB", (after - before) / Double(identities.count), "KiB",
+                       note: "\(identities.count) links, idle")]
+    }
+
+    /// How long a node is left alone before its memory is read, so start-up work has settled.
+    static let settleSeconds = 1.0
+
+    /// `startup_ms` (spawn to the `ready` event, median, on a home that already has its identity
+    /// and store) and `idle_rss_MiB` (a started node with no peers, after settling).
+    func startupAndIdle() throws -> [Metric] {
+        let path = workspace.home("startup")
+        let first = try BenchNode(binary: binary, name: "s", home: path)
+        _ = try first.ready()
+        first.stop()
+        var samples: [Double] = []
+        var idle: Double?
+        for sample in 0..<sizes.startupSamples {
+            let node = try BenchNode(binary: binary, name: "s", home: path)
+            defer { node.stop() }
+            let ready = try node.ready()
+            samples.append(Double(ready.at - node.spawnedAt) / 1e6)
+            if sample == sizes.startupSamples - 1 {
+                Thread.sleep(forTimeInterval: Self.settleSeconds)
+                idle = node.residentKiB
+            }
+        }
+        guard let idle else { throw BenchFailure("no VmRSS for the idle node") }
+        return [
+            Metric("startup_ms", samples.percentile(50)!, "ms", goal: "<= 150", note: "median of \(samples.count) starts"),
+            Metric("idle_rss_MiB", idle / 1024, "MiB", goal: "<= 20", note: "no peers, after \(Int(Self.settleSeconds)) s"),
+        ]
+    }
+}
