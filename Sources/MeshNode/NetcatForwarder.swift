@@ -45,8 +45,10 @@ final class NetcatForwarder {
     func enqueue(_ plaintext: [UInt8]) {
         guard !stopped else { return }
         if queue.count >= Self.maximumQueuedMessages {
-            queue.removeFirst()
-            headText = nil
+            // The oldest message not on its way now: the head may be in flight, and its completion removes it.
+            let oldestWaiting = busy ? 1 : 0
+            queue.remove(at: queue.index(queue.startIndex, offsetBy: oldestWaiting))
+            if oldestWaiting == 0 { headText = nil }
             emit(.error(message: "The netcat receiver at \(address) has not taken messages for a while; dropped the oldest of \(Self.maximumQueuedMessages) waiting."))
         }
         queue.append(plaintext)
@@ -75,7 +77,7 @@ final class NetcatForwarder {
         let address = self.address
         encrypted.assumeIsolated().flatMap { [weak self] text -> EventLoopFuture<Void> in
             self?.headText = text
-            return Self.deliver(text, to: address, on: self?.eventLoop ?? encrypted.eventLoop)
+            return Self.deliver(text, to: address, on: encrypted.eventLoop)
         }.whenComplete { [weak self] result in
             guard let self, !self.stopped else { return }
             self.busy = false
