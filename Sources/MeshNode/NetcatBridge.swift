@@ -39,9 +39,9 @@ final class NetcatBridge {
         self.core = core
     }
 
-    /// Binds the bridge's listener on the node's loop and hooks room messages for forwarding.
-    /// Returns the bridge and the address it listens on (the real port when 0 was asked for).
-    static func start(configuration: NetcatBridgeConfiguration, core: NIOLoopBound<NodeCore>) async throws -> (NIOLoopBound<NetcatBridge>, HostPort) {
+    /// Binds the bridge's listener on the node's loop, hooks room messages for forwarding, and
+    /// says where it listens (the real port when 0 was asked for) in a `netcat-bridge` event.
+    static func start(configuration: NetcatBridgeConfiguration, core: NIOLoopBound<NodeCore>) async throws -> NIOLoopBound<NetcatBridge> {
         let loop = core.eventLoop
         let bridge = try await loop.submit {
             NIOLoopBound(NetcatBridge(configuration: configuration, core: core.value), eventLoop: loop)
@@ -63,7 +63,7 @@ final class NetcatBridge {
         }
         let bound = HostPort(host: configuration.listen.host, port: listener.localAddress?.port ?? configuration.listen.port)
         try await loop.submit { bridge.value.started(listener: listener, bound: bound) }.get()
-        return (bridge, bound)
+        return bridge
     }
 
     private func started(listener: Channel, bound: HostPort) {

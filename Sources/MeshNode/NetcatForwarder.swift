@@ -27,6 +27,8 @@ final class NetcatForwarder {
     private let emit: (NodeEvent) -> Void
     private var outbox = NetcatOutbox(capacity: maximumQueuedMessages)
     private var failures = 0
+    /// Whether the current overflow was reported; cleared by the next delivery.
+    private var reportedDrops = false
     private var retry: Scheduled<Void>?
     private var stopped = false
 
@@ -41,8 +43,10 @@ final class NetcatForwarder {
     /// Queues one message's plaintext (the text the receiver's openssl will print).
     func enqueue(_ plaintext: [UInt8]) {
         guard !stopped else { return }
-        if outbox.append(plaintext) {
-            emit(.error(message: "The netcat receiver at \(address) has not taken messages for a while; dropped the oldest of \(Self.maximumQueuedMessages) waiting."))
+        // Said once per overflow, not once per dropped message: a catch-up sync can bring thousands.
+        if outbox.append(plaintext), !reportedDrops {
+            reportedDrops = true
+            emit(.error(message: "The netcat receiver at \(address) is not keeping up; dropping the oldest of \(Self.maximumQueuedMessages) waiting messages until it does."))
         }
         sendHead()
     }
@@ -75,6 +79,7 @@ final class NetcatForwarder {
             case .success:
                 self.outbox.delivered()
                 self.failures = 0
+                self.reportedDrops = false
                 self.sendHead()
             case .failure(let error):
                 self.outbox.failed()
