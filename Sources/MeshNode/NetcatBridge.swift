@@ -39,9 +39,9 @@ final class NetcatBridge {
         self.core = core
     }
 
-    /// Binds the bridge's listener on the node's loop and hooks room messages for forwarding.
-    /// Returns the bridge and the address it listens on (the real port when 0 was asked for).
-    static func start(configuration: NetcatBridgeConfiguration, core: NIOLoopBound<NodeCore>) async throws -> (NIOLoopBound<NetcatBridge>, HostPort) {
+    /// Binds the bridge's listener on the node's loop, hooks room messages for forwarding, and
+    /// says where it listens (the real port when 0 was asked for) in a `netcat-bridge` event.
+    static func start(configuration: NetcatBridgeConfiguration, core: NIOLoopBound<NodeCore>) async throws -> NIOLoopBound<NetcatBridge> {
         let loop = core.eventLoop
         let bridge = try await loop.submit {
             NIOLoopBound(NetcatBridge(configuration: configuration, core: core.value), eventLoop: loop)
@@ -63,7 +63,7 @@ final class NetcatBridge {
         }
         let bound = HostPort(host: configuration.listen.host, port: listener.localAddress?.port ?? configuration.listen.port)
         try await loop.submit { bridge.value.started(listener: listener, bound: bound) }.get()
-        return (bridge, bound)
+        return bridge
     }
 
     private func started(listener: Channel, bound: HostPort) {
@@ -131,7 +131,7 @@ final class NetcatBridge {
             case .success(.failure(.malformed)):
                 self.drop(from: remote, "is not `openssl enc -base64` output")
             case .success(.failure(.decryptionFailed)):
-                self.drop(from: remote, "did not decrypt with the bridge's passphrase and iteration count")
+                self.drop(from: remote, Self.didNotDecrypt)
             case .failure:
                 break // the thread pool is shutting down with the node
             }
@@ -143,7 +143,9 @@ final class NetcatBridge {
         var body = plaintext[...]
         if body.last == UInt8(ascii: "\n") { body = body.dropLast() }
         if body.last == UInt8(ascii: "\r") { body = body.dropLast() }
-        guard let text = String(validating: body, as: UTF8.self) else { return drop(from: remote, "is not UTF-8 text once decrypted") }
+        // CBC has no MAC: about one wrong password in 256 gives valid padding and garbage. Garbage
+        // is not UTF-8 (but for a vanishing chance), so it is reported as what it almost surely is.
+        guard let text = String(validating: body, as: UTF8.self) else { return drop(from: remote, Self.didNotDecrypt) }
         guard !text.isEmpty else { return drop(from: remote, "is empty") }
         guard text.utf8.count <= Self.maximumTextBytes else { return drop(from: remote, "is longer than \(Self.maximumTextBytes) bytes") }
         do {
@@ -152,6 +154,8 @@ final class NetcatBridge {
             core.emit(.error(message: "Could not post a netcat message from \(remote): \(error)"))
         }
     }
+
+    private static let didNotDecrypt = "did not decrypt to text with the bridge's passphrase and iteration count"
 
     private func drop(from remote: String, _ why: String) {
         core.emit(.error(message: "A netcat message from \(remote) \(why); dropped."))

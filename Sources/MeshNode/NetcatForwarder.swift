@@ -25,11 +25,10 @@ final class NetcatForwarder {
     private let iterations: Int
     private let eventLoop: EventLoop
     private let emit: (NodeEvent) -> Void
-    private var queue = CircularBuffer<[UInt8]>()
-    /// The head message's ciphertext, kept across retries so PBKDF2 runs once per message.
-    private var headText: String?
-    private var busy = false
+    private var outbox = NetcatOutbox(capacity: maximumQueuedMessages)
     private var failures = 0
+    /// Whether the current overflow was reported; cleared by the next delivery.
+    private var reportedDrops = false
     private var retry: Scheduled<Void>?
     private var stopped = false
 
@@ -44,12 +43,11 @@ final class NetcatForwarder {
     /// Queues one message's plaintext (the text the receiver's openssl will print).
     func enqueue(_ plaintext: [UInt8]) {
         guard !stopped else { return }
-        if queue.count >= Self.maximumQueuedMessages {
-            queue.removeFirst()
-            headText = nil
-            emit(.error(message: "The netcat receiver at \(address) has not taken messages for a while; dropped the oldest of \(Self.maximumQueuedMessages) waiting."))
+        // Said once per overflow, not once per dropped message: a catch-up sync can bring thousands.
+        if outbox.append(plaintext), !reportedDrops {
+            reportedDrops = true
+            emit(.error(message: "The netcat receiver at \(address) is not keeping up; dropping the oldest of \(Self.maximumQueuedMessages) waiting messages until it does."))
         }
-        queue.append(plaintext)
         sendHead()
     }
 
@@ -57,15 +55,14 @@ final class NetcatForwarder {
     func stop() {
         stopped = true
         retry?.cancel()
-        queue.removeAll()
+        outbox = NetcatOutbox(capacity: Self.maximumQueuedMessages)
     }
 
     private func sendHead() {
-        guard !busy, !stopped, retry == nil, let plaintext = queue.first else { return }
-        busy = true
+        guard !stopped, retry == nil, let (plaintext, cached) = outbox.takeHead() else { return }
         let encrypted: EventLoopFuture<String>
-        if let headText {
-            encrypted = eventLoop.makeSucceededFuture(headText)
+        if let cached {
+            encrypted = eventLoop.makeSucceededFuture(cached)
         } else {
             let passphrase = self.passphrase, iterations = self.iterations
             encrypted = NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) {
@@ -74,18 +71,18 @@ final class NetcatForwarder {
         }
         let address = self.address
         encrypted.assumeIsolated().flatMap { [weak self] text -> EventLoopFuture<Void> in
-            self?.headText = text
-            return Self.deliver(text, to: address, on: self?.eventLoop ?? encrypted.eventLoop)
+            self?.outbox.headCiphertext = text
+            return Self.deliver(text, to: address, on: encrypted.eventLoop)
         }.whenComplete { [weak self] result in
             guard let self, !self.stopped else { return }
-            self.busy = false
             switch result {
             case .success:
-                self.queue.removeFirst()
-                self.headText = nil
+                self.outbox.delivered()
                 self.failures = 0
+                self.reportedDrops = false
                 self.sendHead()
             case .failure(let error):
+                self.outbox.failed()
                 self.failures += 1
                 if self.failures == 1 {
                     self.emit(.notice("The netcat receiver at \(address) is not taking messages (\(NodeCore.describe(error))); retrying."))
@@ -116,6 +113,58 @@ final class NetcatForwarder {
             .connect(host: address.host, port: address.port)
             .whenFailure { delivered.fail($0) }
         return delivered.futureResult
+    }
+}
+
+/// The forwarder's queue, as a value: messages in order, at most `capacity` of them, the head
+/// kept (with its ciphertext, so PBKDF2 runs once per message) until it is delivered.
+struct NetcatOutbox {
+    /// The most messages held; see `NetcatForwarder.maximumQueuedMessages`.
+    let capacity: Int
+    private(set) var messages = CircularBuffer<[UInt8]>()
+    /// Whether the head is on its way now.
+    private(set) var headInFlight = false
+    /// The head's ciphertext once made, reused when it is sent again.
+    var headCiphertext: String?
+
+    init(capacity: Int) {
+        precondition(capacity >= 2, "one message in flight and one waiting")
+        self.capacity = capacity
+    }
+
+    /// Adds a message at the end. When full, drops the oldest message not on its way (the head
+    /// in flight is kept: its delivery removes it) and returns true.
+    mutating func append(_ message: [UInt8]) -> Bool {
+        var dropped = false
+        if messages.count >= capacity {
+            let oldestWaiting = headInFlight ? 1 : 0
+            messages.remove(at: messages.index(messages.startIndex, offsetBy: oldestWaiting))
+            if oldestWaiting == 0 { headCiphertext = nil }
+            dropped = true
+        }
+        messages.append(message)
+        return dropped
+    }
+
+    /// The head and its ciphertext if already made, now in flight; nil when empty or already in flight.
+    mutating func takeHead() -> (plaintext: [UInt8], ciphertext: String?)? {
+        guard !headInFlight, let head = messages.first else { return nil }
+        headInFlight = true
+        return (head, headCiphertext)
+    }
+
+    /// The head was taken by the receiver.
+    mutating func delivered() {
+        precondition(headInFlight)
+        messages.removeFirst()
+        headInFlight = false
+        headCiphertext = nil
+    }
+
+    /// The head was not taken; it stays first, to be sent again.
+    mutating func failed() {
+        precondition(headInFlight)
+        headInFlight = false
     }
 }
 

@@ -90,7 +90,7 @@ public final class Node: Sendable {
             var netcat: NIOLoopBound<NetcatBridge>?
             if let bridge = configuration.netcatBridge {
                 do {
-                    netcat = try await NetcatBridge.start(configuration: bridge, core: core).0
+                    netcat = try await NetcatBridge.start(configuration: bridge, core: core)
                 } catch {
                     try? await listener.close()
                     if let control {
