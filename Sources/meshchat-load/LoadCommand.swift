@@ -97,7 +97,7 @@ struct MeshChatLoad: ParsableCommand {
         let unloaded = before.pooled(with: after, name: "unloaded (before and after)")
         report(unloaded, detailed: false)
 
-        let verdicts = judge(unloaded: unloaded, loaded: loaded, peakKiB: max(sampledPeak, 0), halfOpen: halfOpenTally,
+        let verdicts = judge(unloaded: unloaded, baselineFellBehind: before.fellBehind || after.fellBehind, loaded: loaded, peakKiB: max(sampledPeak, 0), halfOpen: halfOpenTally,
                              flood: floodTally, floodTarget: Int(floodRate * attackSeconds))
         for verdict in verdicts { print("\(verdict.passed ? "PASS" : "FAIL")  \(verdict.text)") }
         guard verdicts.allSatisfy(\.passed) else { throw ExitCode.failure }
@@ -127,10 +127,11 @@ struct MeshChatLoad: ParsableCommand {
                      phase.name, phase.delivered, phase.sent, phase.deliveredShare * 100, phase.duplicates,
                      phase.latency(quantile: 0.5) ?? .nan, phase.latency(quantile: 0.99) ?? .nan, phase.latenciesMs.last ?? .nan))
         guard detailed else { return }
-        print(String(format: "  median latency first tenth %.1f ms, last tenth %.1f ms%@; CPU alice %.1f s, bob %.1f s; machine load %@",
+        print(String(format: "  median latency first tenth %.1f ms, last tenth %.1f ms%@; CPU alice %.1f s, bob %.1f s, driver and attacker %.1f s; machine load %@",
                      phase.firstTenthMs ?? .nan, phase.lastTenthMs ?? .nan,
-                     (phase.lastTenthMs ?? 0) > 10 * max(phase.firstTenthMs ?? 0, 1) ? " (a backlog grew: the nodes fell behind the rate)" : "",
-                     phase.cpuSeconds["alice"] ?? .nan, phase.cpuSeconds["bob"] ?? .nan, phase.loadAverage))
+                     phase.fellBehind ? " (a backlog grew: the nodes fell behind the rate)" : "",
+                     phase.cpuSeconds["alice"] ?? .nan, phase.cpuSeconds["bob"] ?? .nan,
+                     phase.cpuSeconds["driver"] ?? .nan, phase.loadAverage))
     }
 
     private struct Verdict {
@@ -138,7 +139,7 @@ struct MeshChatLoad: ParsableCommand {
         let text: String
     }
 
-    private func judge(unloaded: ChatPhase.Result, loaded: ChatPhase.Result, peakKiB: Int,
+    private func judge(unloaded: ChatPhase.Result, baselineFellBehind: Bool, loaded: ChatPhase.Result, peakKiB: Int,
                        halfOpen: HalfOpenConnections.Tally, flood: HandshakeFlood.Tally, floodTarget: Int) -> [Verdict] {
         let base = unloaded.latency(quantile: 0.99) ?? .infinity
         let underAttack = loaded.latency(quantile: 0.99) ?? .infinity
@@ -150,9 +151,12 @@ struct MeshChatLoad: ParsableCommand {
                     text: "the attack ran as set: \(attempts) of \(floodTarget) handshakes attempted, none answered; \(halfOpen.opened) half-open opened"),
             Verdict(passed: loaded.delivered == loaded.sent && loaded.duplicates == 0,
                     text: "every chat message delivered under attack, none twice (\(loaded.delivered)/\(loaded.sent), \(loaded.duplicates) twice)"),
-            Verdict(passed: underAttack <= Self.latencyFactorLimit * base,
-                    text: String(format: "p99 latency under attack within %.0fx of unloaded (%.1f ms vs %.1f ms: %.2fx)",
-                                 Self.latencyFactorLimit, underAttack, base, underAttack / base)),
+            // A baseline that is itself a growing queue says nothing about the attack: both p99s
+            // then measure how far the machine let the nodes fall behind, so no verdict is honest.
+            Verdict(passed: underAttack <= Self.latencyFactorLimit * base && !baselineFellBehind,
+                    text: String(format: "p99 latency under attack within %.0fx of unloaded (%.1f ms vs %.1f ms: %.2fx)%@",
+                                 Self.latencyFactorLimit, underAttack, base, underAttack / base,
+                                 baselineFellBehind ? "; INCONCLUSIVE: the unloaded run itself fell behind the rate (a busy machine or a slow node), so this compares queues; rerun on a quiet machine or with a lower --rate" : "")),
             Verdict(passed: peakKiB > 0 && peakKiB < Self.memoryLimitKiB,
                     text: String(format: "flooded node under 64 MiB (peak VmRSS %.1f MiB)", Double(peakKiB) / 1024)),
             Verdict(passed: halfOpen.opened > 0 && halfOpen.notCut == 0 && halfOpen.answered == 0,
