@@ -79,9 +79,10 @@ struct MeshChatLoad: ParsableCommand {
         let halfOpenTally = holder.finish()
         let (sampledPeak, highWater) = memory.stop()
         report(loaded)
-        print(String(format: "flood: %d handshakes in %.1f s (%.0f/s): %d refused without a reply, %d answered, %d left open, %d connects failed; alice logged %d rejected events",
+        print(String(format: "flood: %d handshakes in %.1f s (%.0f/s): %d refused without a reply, %d answered, %d left open, %d connects failed; alice's rejected events: %@",
                      floodTally.sent, attackSeconds, Double(floodTally.sent) / attackSeconds, floodTally.refused,
-                     floodTally.answered, floodTally.unanswered, floodTally.connectFailures, alice.counts["rejected"] ?? 0))
+                     floodTally.answered, floodTally.unanswered, floodTally.connectFailures,
+                     alice.rejections.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))
         let holds = halfOpenTally.holdTimes.sorted()
         print(String(format: "half-open: %d opened, %d cut by the node (hold median %.1f s, max %.1f s), %d refused at connect, %d not cut within %.0f s, %d answered",
                      halfOpenTally.opened, halfOpenTally.cut, holds.isEmpty ? 0 : holds[holds.count / 2], holds.last ?? 0,
