@@ -25,6 +25,7 @@ final class ChatNode: @unchecked Sendable {
     private let lock = NSLock()
     private var receipts: [Receipt] = []
     private var eventCounts: [String: Int] = [:]
+    private var rejectionReasons: [String: Int] = [:]
     private var readyListen: String?
     private var linkedPeers: Set<String> = []
 
@@ -73,6 +74,8 @@ final class ChatNode: @unchecked Sendable {
                 if let text = object["text"] as? String, let tag = LoadText(parsing: text) {
                     receipts.append(Receipt(tag: tag, receivedAt: receivedAt))
                 }
+            case "rejected":
+                rejectionReasons[object["reason"] as? String ?? "?", default: 0] += 1
             case "ready":
                 readyListen = object["listen"] as? String
             case "link-up":
@@ -99,6 +102,9 @@ final class ChatNode: @unchecked Sendable {
 
     /// How many events of each kind the node wrote.
     var counts: [String: Int] { lock.withLock { eventCounts } }
+
+    /// How many `rejected` events the node wrote, by reason.
+    var rejections: [String: Int] { lock.withLock { rejectionReasons } }
 
     /// Waits for the `ready` event and returns the port it listens on.
     func listenPort(within seconds: Double = 20) throws -> UInt16 {

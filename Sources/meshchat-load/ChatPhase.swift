@@ -16,7 +16,7 @@ struct ChatPhase {
         /// Median latency of the first and of the last tenth of the messages posted: a rise means
         /// the nodes fell behind the rate and a backlog grew (so latency measures queueing).
         let firstTenthMs: Double?, lastTenthMs: Double?
-        /// CPU seconds each node used during the phase, by name.
+        /// CPU seconds each node and this driver (attack included) used during the phase, by name.
         let cpuSeconds: [String: Double]
         /// The machine's 1-minute load average at the end of the phase (/proc/loadavg).
         let loadAverage: String
@@ -27,6 +27,13 @@ struct ChatPhase {
                    duplicates: duplicates + other.duplicates, latenciesMs: (latenciesMs + other.latenciesMs).sorted(),
                    firstTenthMs: nil, lastTenthMs: nil,
                    cpuSeconds: cpuSeconds.merging(other.cpuSeconds, uniquingKeysWith: +), loadAverage: other.loadAverage)
+        }
+
+        /// Whether a backlog grew over the phase: the last tenth waited `backlogThresholdMs` longer than
+        /// the first. Then the nodes (or the machine under them) could not keep up with the rate.
+        var fellBehind: Bool {
+            guard let first = firstTenthMs, let last = lastTenthMs else { return false }
+            return last - first > ChatPhase.backlogThresholdMs
         }
 
         /// The share of posted messages delivered, 0...1.
@@ -42,6 +49,10 @@ struct ChatPhase {
 
     /// How long after the last post the phase waits for stragglers before counting them lost.
     static let drainTimeout = 15.0
+    /// A rise in median latency from the first to the last tenth of a phase beyond this means a
+    /// backlog grew: far above loopback and scheduling jitter, far below the backlogs of a node
+    /// that cannot keep up (seconds).
+    static let backlogThresholdMs = 100.0
 
     let name: String
     /// Messages per second, both senders together.
@@ -53,7 +64,8 @@ struct ChatPhase {
     func run(between first: ChatNode, and second: ChatNode) throws -> Result {
         let count = Int(rate * duration)
         let interval = 1e9 / rate
-        let cpuBefore = [first, second].map { ProcessCPU.seconds(of: $0.pid) }
+        let processes = [(first.name, first.pid), (second.name, second.pid), ("driver", getpid())]
+        let cpuBefore = processes.map { ProcessCPU.seconds(of: $0.1) }
         let start = monotonicNanoseconds()
         for index in 0..<count {
             sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
@@ -65,8 +77,8 @@ struct ChatPhase {
         while monotonicNanoseconds() < deadline, received(first, second).count < count {
             usleep(50_000)
         }
-        let cpu = zip([first, second], cpuBefore).map { node, before in
-            (node.name, max(0, ProcessCPU.seconds(of: node.pid) - before))
+        let cpu = zip(processes, cpuBefore).map { process, before in
+            (process.0, max(0, ProcessCPU.seconds(of: process.1) - before))
         }
         return tally(posted: count, receipts: received(first, second), cpuSeconds: Dictionary(uniqueKeysWithValues: cpu))
     }
