@@ -15,11 +15,12 @@ struct AEADKeyTests {
 
     private static func open(_ key: AEADKey, nonce: [UInt8], ad: [UInt8], _ ciphertext: [UInt8]) throws(CryptoError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: max(ciphertext.count - AEADCipher.tagByteCount, 0))
-        let count = try nonce.withUnsafeBytes { n throws(CryptoError) in try ad.withUnsafeBytes { a throws(CryptoError) in
-            try ciphertext.withUnsafeBytes { c throws(CryptoError) in try out.withUnsafeMutableBytes { o throws(CryptoError) in
-                try key.open(nonce: n, associatedData: a, ciphertext: c, into: o)
-            } } } }
-        return Array(out.prefix(count))
+        // The buffer helpers rethrow untyped errors, so the typed one is carried out by hand.
+        var result: Result<Int, CryptoError> = .success(0)
+        nonce.withUnsafeBytes { n in ad.withUnsafeBytes { a in ciphertext.withUnsafeBytes { c in out.withUnsafeMutableBytes { o in
+            result = Result { () throws(CryptoError) in try key.open(nonce: n, associatedData: a, ciphertext: c, into: o) }
+        } } } }
+        return Array(out.prefix(try result.get()))
     }
 
     @Test("one keyed context, reused for many messages, gives exactly the one-shot results",
