@@ -21,7 +21,7 @@ public enum AEADCipher: Sendable {
         }
     }
 
-    private var evpCipher: OpaquePointer {
+    var evpCipher: OpaquePointer {
         switch self {
         case .chaChaPoly: EVP_chacha20_poly1305()
         case .aesGCM: EVP_aes_256_gcm()

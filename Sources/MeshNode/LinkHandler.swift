@@ -43,6 +43,8 @@ final class LinkHandler: ChannelInboundHandler {
     private var phase: Phase
     private var context: ChannelHandlerContext?
     private var inbound = ByteBuffer()
+    /// Frames queued in this loop tick, written to the socket as one buffer by the tick's flush.
+    private var outbound: ByteBuffer?
     private var flushPending = false
     private var handshakeTimer: Scheduled<Void>?
     /// When this side last wrote or read a frame, for keepalive and idle (PROTOCOL.md 5).
@@ -185,8 +187,11 @@ final class LinkHandler: ChannelInboundHandler {
             guard length > 0 else { return protocolViolation("zero-length frame") }
             guard inbound.readableBytes >= Framing.lengthPrefixBytes + Int(length) else { return }
             inbound.moveReaderIndex(forwardBy: Framing.lengthPrefixBytes)
-            let frame = inbound.readBytes(length: Int(length))!
-            handleFrame(frame)
+            if case .established = phase {
+                receiveTransportFrame(length: Int(length))
+            } else {
+                handleFrame(inbound.readBytes(length: Int(length))!)
+            }
             if case .closed = phase { return }
         }
     }
@@ -258,6 +263,27 @@ final class LinkHandler: ChannelInboundHandler {
         }
     }
 
+    /// Decrypts the next `length` bytes of `inbound` (a transport frame) in place of copying them out first.
+    private func receiveTransportFrame(length: Int) {
+        guard case .established(var link) = phase else { return }
+        phase = .closed
+        let plaintext: [UInt8]? = inbound.readWithUnsafeReadableBytes { readable in
+            let frame = UnsafeRawBufferPointer(rebasing: readable[..<length])
+            let opened = try? [UInt8](unsafeUninitializedCapacity: max(length - AEADCipher.tagByteCount, 0)) { output, count in
+                count = try link.transport.decrypt(frame, into: UnsafeMutableRawBufferPointer(output))
+            }
+            return (length, opened)
+        }
+        guard let plaintext else {
+            // "A frame that fails to decrypt closes the connection." (PROTOCOL.md 5)
+            core.logger.debug("frame did not decrypt", metadata: ["link.peer": "\(remoteKey?.base64 ?? "?")"])
+            context?.close(promise: nil)
+            return
+        }
+        phase = .established(link)
+        handlePlaintext(plaintext)
+    }
+
     private func handlePlaintext(_ bytes: [UInt8]) {
         let plaintext: Plaintext
         do {
@@ -310,17 +336,33 @@ final class LinkHandler: ChannelInboundHandler {
         send(encoded: plaintext.encoded())
     }
 
-    /// Encrypts and queues one already encoded plaintext (type byte first).
+    /// Encrypts and queues one already encoded plaintext (type byte first), sealing it straight
+    /// into this tick's outgoing buffer behind its length prefix.
     func send(encoded plaintext: [UInt8]) {
-        guard case .established(var link) = phase else { return }
+        guard case .established(var link) = phase, let context else { return }
         phase = .closed
-        guard let ciphertext = try? link.transport.encrypt(plaintext) else {
-            context?.close(promise: nil)
+        let sealedCount = plaintext.count + AEADCipher.tagByteCount
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: Self.outboundCapacity)
+        outbound = nil
+        let start = buffer.writerIndex
+        do {
+            guard WireBounds.frameLength.contains(sealedCount) else { throw NoiseError.messageTooLong }
+            buffer.writeInteger(UInt16(sealedCount))
+            try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedCount) { output in
+                try plaintext.withUnsafeBytes { input in try link.transport.encrypt(input, into: output) }
+            }
+        } catch {
+            buffer.moveWriterIndex(to: start)
+            outbound = buffer
+            context.close(promise: nil)
             return
         }
         phase = .established(link)
-        write(Framing.frame(ciphertext))
+        queue(buffer)
     }
+
+    /// The first size of a tick's outgoing buffer: room for a burst of chat-sized frames.
+    static let outboundCapacity = 16 * 1024
 
     /// Says BYE with `reason` and closes once it is written.
     func close(saying reason: ByeReason, _ text: String = "") {
@@ -331,7 +373,9 @@ final class LinkHandler: ChannelInboundHandler {
         }
         phase = .closed
         flushPending = false
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+        let last = outbound ?? context.channel.allocator.buffer(capacity: 0)
+        outbound = nil
+        context.writeAndFlush(wrapOutboundOut(last)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }
@@ -339,9 +383,19 @@ final class LinkHandler: ChannelInboundHandler {
     /// The reason this node gave when it closed the link, if it did.
     private(set) var closeReason: ByeReason?
 
+    /// Queues handshake bytes, already framed.
     private func write(_ bytes: [UInt8]) {
         guard let context else { return }
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: bytes.count)
+        outbound = nil
+        buffer.writeBytes(bytes)
+        queue(buffer)
+    }
+
+    /// Keeps `buffer` as the tick's outgoing bytes; the first frame of a tick schedules the one
+    /// write and flush that carries them all.
+    private func queue(_ buffer: ByteBuffer) {
+        guard let context else { return }
         lastSent = .now()
         // NodeLimits.maxQueuedBytesPerLink: what the peer has not taken may not grow without bound.
         if !context.channel.isWritable,
@@ -349,15 +403,28 @@ final class LinkHandler: ChannelInboundHandler {
            queued > core.configuration.limits.maxQueuedBytesPerLink {
             return closeSlowReader("\(queued) bytes queued")
         }
-        if !flushPending {
-            flushPending = true
-            context.eventLoop.assumeIsolated().execute { [weak self] in
-                guard let self, self.flushPending else { return }
-                self.flushPending = false
-                self.context?.flush()
+        if buffer.readableBytes >= Self.outboundWriteThreshold {
+            // Handed to the channel now (flushed at the tick's end), so `isWritable` sees a big
+            // burst, such as a sync answer, and backpressure still holds.
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            outbound = buffer
+        }
+        guard !flushPending else { return }
+        flushPending = true
+        context.eventLoop.assumeIsolated().execute { [weak self] in
+            guard let self, self.flushPending, let context = self.context else { return }
+            self.flushPending = false
+            if let outbound = self.outbound {
+                self.outbound = nil
+                context.write(self.wrapOutboundOut(outbound), promise: nil)
             }
+            context.flush()
         }
     }
+
+    /// Queued bytes beyond which the buffer goes to the channel before the tick ends.
+    static let outboundWriteThreshold = 64 * 1024
 
     // MARK: Failures
 

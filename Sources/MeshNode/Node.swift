@@ -40,10 +40,12 @@ public final class Node: Sendable {
     }
 
     /// Starts a node: loads the identity and trusted peers, listens, then dials every pinned peer
-    /// with an address. `events` is called on the node's loop, in order.
+    /// with an address. `events` is called on the node's loop, in order; `eventsFlushed`, if given,
+    /// once after each loop tick's events, so an output can write them together.
     public static func start(configuration: NodeConfiguration, identity: SigningPrivateKey,
                              store: MessageStore = InMemoryMessageStore(), storeWasLost: Bool = false, logger: Logger = Logger(label: "meshchat"),
                              clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) },
+                             eventsFlushed: (@Sendable () -> Void)? = nil,
                              events: @escaping @Sendable (NodeEvent) -> Void) async throws -> Node {
         let home = configuration.home
         let trustedText = try home.peersText()
@@ -56,9 +58,11 @@ public final class Node: Sendable {
         // The store moves to the node's loop here and is used only there from then on.
         nonisolated(unsafe) let store = store
         do {
+            let bursts = EventBursts(loop: loop, events: events, burstEnded: eventsFlushed)
             let core = try await loop.submit {
                 NIOLoopBound(NodeCore(configuration: configuration, identity: identity, trusted: trusted, trustedText: trustedText,
-                                      store: store, storeWasLost: storeWasLost, eventLoop: loop, logger: logger, clock: clock, emit: events), eventLoop: loop)
+                                      store: store, storeWasLost: storeWasLost, eventLoop: loop, logger: logger, clock: clock,
+                                      emit: bursts.emit), eventLoop: loop)
             }.get()
             let listener: Channel
             do {
@@ -128,6 +132,13 @@ public final class Node: Sendable {
     public func post(_ text: String, room: String? = nil) async throws -> NodeEvent {
         let core = self.core
         return try await core.eventLoop.submit { try core.value.postRoom(text, room: room) }.get()
+    }
+
+    /// Posts room texts to the current room in one trip to the loop and one store commit; one
+    /// outcome per text, in order (what `post` would have returned or thrown).
+    public func post(_ texts: [String]) async throws -> [Result<NodeEvent, any Error>] {
+        let core = self.core
+        return try await core.eventLoop.submit { core.value.postRooms(texts) }.get()
     }
 
     /// Posts a direct message to the pinned peer `name`.

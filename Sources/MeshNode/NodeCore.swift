@@ -497,6 +497,34 @@ final class NodeCore {
         return envelope
     }
 
+    /// Posts room texts to the current room, in order, stored in one transaction (one commit) and
+    /// sent only once it commits; each text gets its own outcome. A text the engine refuses
+    /// (too long) fails alone; a store failure fails them all, keeping none.
+    func postRooms(_ texts: [String]) -> [Result<NodeEvent, any Error>] {
+        var outcomes: [Result<NodeEvent, any Error>] = []
+        var actions: [GossipAction] = []
+        do {
+            try store.transaction {
+                for text in texts {
+                    do {
+                        try checkOwnSeqKnown()
+                        let (envelope, sends) = try gossip.postRoom(text: text, room: room, nickname: nickname, now: clock())
+                        actions += sends
+                        outcomes.append(.success(.sent(id: envelope.id, kind: .room, room: room, seq: envelope.seq)))
+                    } catch let refusal as GossipError {
+                        outcomes.append(.failure(refusal)) // refused before anything was written
+                    } catch let refusal as HomeError {
+                        outcomes.append(.failure(refusal))
+                    }
+                }
+            }
+        } catch {
+            return texts.map { _ in .failure(error) }
+        }
+        perform(actions)
+        return outcomes
+    }
+
     /// Posts a direct message to the pinned peer `name`.
     func postDirect(_ text: String, toName name: String) throws(HomeError) -> NodeEvent {
         guard let peer = trusted.peer(named: name) else {

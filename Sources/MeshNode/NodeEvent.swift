@@ -111,9 +111,8 @@ extension NodeEvent {
 
     /// One line of JSON (no trailing newline), or nil for people-only events.
     public var jsonLine: String? {
-        guard let object = jsonObject,
-              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        var line: [UInt8] = []
+        guard appendJSONLine(to: &line) else { return nil }
+        return String(decoding: line.dropLast(), as: UTF8.self)
     }
 }

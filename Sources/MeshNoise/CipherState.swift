@@ -5,6 +5,8 @@ public struct CipherState: Sendable {
     /// The AEAD this state encrypts with.
     public let cipher: AEADCipher
     private var k: SecureBytes?
+    /// `k` keyed into reusable OpenSSL contexts, so a message costs a nonce change, not a key setup.
+    private var keyed: AEADKey?
     private var n: UInt64 = 0
 
     /// An empty CipherState (no key), as InitializeKey(empty) leaves it.
@@ -25,6 +27,7 @@ public struct CipherState: Sendable {
     public mutating func initializeKey(_ key: SecureBytes?) {
         precondition(key.map { $0.count == AEADCipher.keyByteCount } ?? true, "a cipher key is 32 bytes")
         k = key
+        keyed = key.map { AEADKey(cipher: cipher, key: $0) }
         n = 0
     }
 
@@ -38,11 +41,35 @@ public struct CipherState: Sendable {
 
     /// EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or the plaintext itself while there is no key.
     public mutating func encryptWithAd(_ associatedData: [UInt8], plaintext: some Collection<UInt8>) throws(NoiseError) -> [UInt8] {
-        guard let k else { return Array(plaintext) }
-        try checkNonce()
-        let ciphertext = cipher.seal(key: k, nonce: cipher.noiseNonce(n), associatedData: associatedData, plaintext: plaintext)
-        n += 1
+        guard keyed != nil else { return Array(plaintext) }
+        let input = Array(plaintext)
+        let count = input.count + AEADCipher.tagByteCount
+        // The buffer helpers rethrow untyped errors, so the typed one is carried out by hand.
+        var failure: NoiseError?
+        let ciphertext = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+            associatedData.withUnsafeBytes { ad in
+                input.withUnsafeBytes { p in
+                    do throws(NoiseError) { initialized = try encryptWithAd(ad, plaintext: p, into: UnsafeMutableRawBufferPointer(output)) } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
         return ciphertext
+    }
+
+    /// EncryptWithAd into `output`, which holds at least `plaintext.count + AEADCipher.tagByteCount`
+    /// bytes (just the plaintext's count while there is no key); returns the bytes written.
+    /// The transport encrypts this way, straight into the outgoing frame.
+    public mutating func encryptWithAd(_ associatedData: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
+                                       into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+        guard let keyed else {
+            output.copyMemory(from: plaintext)
+            return plaintext.count
+        }
+        try checkNonce()
+        let written = withNoiseNonce(n) { keyed.seal(nonce: $0, associatedData: associatedData, plaintext: plaintext, into: output) }
+        n += 1
+        return written
     }
 
     /// DecryptWithAd(ad, ciphertext): DECRYPT(k, n++, ad, ciphertext), or the ciphertext itself while there is no key.
@@ -50,22 +77,63 @@ public struct CipherState: Sendable {
     /// "If an authentication failure occurs in DECRYPT() then n is not incremented and an error
     /// is signaled to the caller." (Noise section 5.1)
     public mutating func decryptWithAd(_ associatedData: [UInt8], ciphertext: some Collection<UInt8>) throws(NoiseError) -> [UInt8] {
-        guard let k else { return Array(ciphertext) }
+        guard keyed != nil else { return Array(ciphertext) }
+        let input = Array(ciphertext)
+        guard input.count >= AEADCipher.tagByteCount else { throw .decryptionFailed }
+        var failure: NoiseError?
+        let plaintext = [UInt8](unsafeUninitializedCapacity: input.count - AEADCipher.tagByteCount) { output, initialized in
+            associatedData.withUnsafeBytes { ad in
+                input.withUnsafeBytes { c in
+                    do throws(NoiseError) { initialized = try decryptWithAd(ad, ciphertext: c, into: UnsafeMutableRawBufferPointer(output)) } catch { failure = error }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return plaintext
+    }
+
+    /// DecryptWithAd into `output`, which holds at least `ciphertext.count - AEADCipher.tagByteCount`
+    /// bytes (the ciphertext's count while there is no key); returns the bytes written. On an
+    /// authentication failure `n` is unchanged and `output` holds nothing to use.
+    public mutating func decryptWithAd(_ associatedData: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
+                                       into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+        guard let keyed else {
+            output.copyMemory(from: ciphertext)
+            return ciphertext.count
+        }
         try checkNonce()
-        let plaintext: [UInt8]
+        let written: Int
         do {
-            plaintext = try cipher.open(key: k, nonce: cipher.noiseNonce(n), associatedData: associatedData, ciphertext: ciphertext)
+            written = try withNoiseNonce(n) { nonce throws(CryptoError) in
+                try keyed.open(nonce: nonce, associatedData: associatedData, ciphertext: ciphertext, into: output)
+            }
         } catch {
             throw .decryptionFailed
         }
         n += 1
-        return plaintext
+        return written
+    }
+
+    /// Calls `body` with the 12-byte nonce for counter `n`, built on the stack.
+    private func withNoiseNonce<R, E: Error>(_ n: UInt64, _ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        // Three 32-bit words: zeros, then the counter's 8 bytes in the cipher's byte order (Noise 12.3, 12.4).
+        var words: (UInt32, UInt32, UInt32)
+        switch cipher {
+        case .chaChaPoly: words = (0, UInt32(truncatingIfNeeded: n).littleEndian, UInt32(truncatingIfNeeded: n >> 32).littleEndian)
+        case .aesGCM: words = (0, UInt32(truncatingIfNeeded: n >> 32).bigEndian, UInt32(truncatingIfNeeded: n).bigEndian)
+        }
+        return try withUnsafeBytes(of: &words) { (nonce) throws(E) -> R in try body(nonce) }
     }
 
     /// Rekey(): `k = REKEY(k)`; the nonce is unchanged.
     public mutating func rekey() {
         guard let k else { preconditionFailure("Rekey() on a CipherState without a key") }
-        self.k = cipher.rekey(k)
+        initializeKeyKeepingNonce(cipher.rekey(k))
+    }
+
+    private mutating func initializeKeyKeepingNonce(_ key: SecureBytes) {
+        k = key
+        keyed = AEADKey(cipher: cipher, key: key)
     }
 
     /// "If incrementing n results in 2^64-1, then any further EncryptWithAd() or DecryptWithAd()

@@ -41,6 +41,27 @@ public struct TransportState: Sendable {
         return plaintext
     }
 
+    /// Encrypts one transport message (empty associated data) from `plaintext` into `output`,
+    /// which holds at least `plaintext.count + AEADCipher.tagByteCount` bytes; returns the bytes
+    /// written. The link encrypts this way, straight into its outgoing buffer.
+    public mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+        guard plaintext.count <= NoiseLimits.maxTransportPayloadByteCount else { throw .messageTooLong }
+        let written = try sending.encryptWithAd(UnsafeRawBufferPointer(start: nil, count: 0), plaintext: plaintext, into: output)
+        Self.rekeyIfDue(&sending)
+        return written
+    }
+
+    /// Decrypts one transport message from `ciphertext` into `output`, which holds at least
+    /// `ciphertext.count - AEADCipher.tagByteCount` bytes; returns the bytes written. A failure is
+    /// ``NoiseError/decryptionFailed`` and leaves the state unchanged.
+    public mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
+        guard ciphertext.count <= NoiseLimits.maxMessageByteCount else { throw .messageTooLong }
+        guard ciphertext.count >= AEADCipher.tagByteCount else { throw .decryptionFailed }
+        let written = try receiving.decryptWithAd(UnsafeRawBufferPointer(start: nil, count: 0), ciphertext: ciphertext, into: output)
+        Self.rekeyIfDue(&receiving)
+        return written
+    }
+
     /// "`k = REKEY(k)` ... The nonce keeps counting. Both ends do this at the same message, with no signal." (PROTOCOL.md 5)
     private static func rekeyIfDue(_ cipherState: inout CipherState) {
         if cipherState.nonce % rekeyInterval == 0 {

@@ -107,11 +107,13 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     // MARK: - MessageStore
+    // The per-message statements are `cachedStatement`s: compiling SQL (and GRDB's authorizer pass
+    // over it) for every message was a large share of storing one (docs/performance.md).
 
     /// Whether an envelope with this id is stored.
     public func contains(_ id: MessageID) throws(StoreError) -> Bool {
         try read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)",
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"),
                               arguments: [Data(id.bytes)]) ?? false
         }
     }
@@ -154,7 +156,7 @@ public final class SQLiteMessageStore: MessageStore {
     public func messageID(author: SigningPublicKey, seq: UInt64) throws(StoreError) -> MessageID? {
         guard let seq = Int64(exactly: seq) else { return nil }
         return try read { db in
-            try Data.fetchOne(db, sql: "SELECT id FROM message WHERE author = ? AND seq = ? ORDER BY rowid LIMIT 1",
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT id FROM message WHERE author = ? AND seq = ? ORDER BY rowid LIMIT 1"),
                               arguments: [Data(author.rawRepresentation), seq])
                 .map { MessageID(bytes: Array($0)) }
         }
@@ -164,7 +166,7 @@ public final class SQLiteMessageStore: MessageStore {
     /// `ownSeqFloor()`. It never goes down.
     public func highestSeq(author: SigningPublicKey) throws(StoreError) -> UInt64 {
         try read { db in
-            let highest = try Int64.fetchOne(db, sql: "SELECT highest FROM author WHERE key = ?",
+            let highest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?"),
                                              arguments: [Data(author.rawRepresentation)]) ?? 0
             let floor = author == options.owner ? try Self.state(db, StateKey.ownSeqFloor) : 0
             return max(UInt64(highest), floor)
@@ -400,7 +402,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     private static func contains(_ db: Database, id: MessageID) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)", arguments: [Data(id.bytes)]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"), arguments: [Data(id.bytes)]) ?? false
     }
 
     /// Records that `author`'s `seq` was held and is gone: the frontier moves to at least `seq`.
@@ -415,7 +417,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Moves `author`'s contiguous seq up through the seqs now held right after it.
     private static func advanceContiguous(_ db: Database, author: Data) throws {
-        guard let start = try Int64.fetchOne(db, sql: "SELECT contiguous FROM author WHERE key = ?",
+        guard let start = try Int64.fetchOne(db.cachedStatement(sql: "SELECT contiguous FROM author WHERE key = ?"),
                                              arguments: [author])
         else { return }
         var contiguous = start
@@ -424,12 +426,12 @@ public final class SQLiteMessageStore: MessageStore {
             arguments: [author, contiguous])
         while let seq = try held.next(), seq == contiguous + 1 { contiguous = seq }
         guard contiguous != start else { return }
-        try db.execute(sql: "UPDATE author SET contiguous = ? WHERE key = ?", arguments: [contiguous, author])
+        try db.cachedStatement(sql: "UPDATE author SET contiguous = ? WHERE key = ?").execute(arguments: [contiguous, author])
     }
 
     private static func state(_ db: Database, _ key: String) throws -> UInt64 {
         // Stored by bit pattern, like peer timestamps: all of u64 round-trips.
-        try Int64.fetchOne(db, sql: "SELECT value FROM node_state WHERE key = ?", arguments: [key])
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM node_state WHERE key = ?"), arguments: [key])
             .map { UInt64(bitPattern: $0) } ?? 0
     }
 

@@ -27,6 +27,9 @@ final class ChatSession: Sendable {
     let interactive: Bool
     // Output comes from the node's loop and from input handling; the mutex keeps lines whole and in order.
     private let state: Mutex<State>
+    /// JSON lines not yet written: the node's events of one loop tick go out in one write (`flushOutput`).
+    /// Everything non-interactive mode prints to standard output passes here, so the order holds.
+    private let jsonOutput = Mutex<[UInt8]>([])
 
     /// How many of the room's last messages the chat shows when it opens.
     static let historyOnOpen = 20
@@ -50,7 +53,7 @@ final class ChatSession: Sendable {
     /// Shows a node event: a JSON line for scripts, a formatted line for people.
     func show(_ event: NodeEvent) {
         if !interactive {
-            if let line = event.jsonLine { write(line + "\n") }
+            jsonOutput.withLock { _ = event.appendJSONLine(to: &$0) }
             return
         }
         if case let .file(.progress(id, peer, name, direction, bytes, size)) = event {
@@ -87,12 +90,36 @@ final class ChatSession: Sendable {
         }
     }
 
+    /// Writes the JSON lines collected so far; the node calls it at the end of each burst of events.
+    func flushOutput() {
+        jsonOutput.withLock { pending in
+            guard !pending.isEmpty else { return }
+            Self.writeNow(bytes: pending)
+            pending.removeAll(keepingCapacity: pending.capacity <= Self.keptOutputCapacity)
+        }
+    }
+
+    /// The most output buffer kept between bursts; a larger one, after a flood, is given back.
+    static let keptOutputCapacity = 1 << 20
+
     private func write(_ text: String) {
+        if !interactive {
+            // Behind any events still pending, so lines keep the order they happened in.
+            return jsonOutput.withLock { pending in
+                pending += text.utf8
+                Self.writeNow(bytes: pending)
+                pending.removeAll(keepingCapacity: pending.capacity <= Self.keptOutputCapacity)
+            }
+        }
         state.withLock { _ in Self.writeNow(text) }
     }
 
     private static func writeNow(_ text: String) {
-        var bytes = Array(text.utf8)
+        writeNow(bytes: Array(text.utf8))
+    }
+
+    private static func writeNow(bytes: [UInt8]) {
+        var bytes = bytes
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeMutableBytes { Foundation.write(1, $0.baseAddress! + offset, $0.count - offset) }
@@ -215,15 +242,52 @@ final class ChatSession: Sendable {
                     }
                 } else {
                     pendingLine += bytes
-                    while let newline = pendingLine.firstIndex(of: UInt8(ascii: "\n")) {
-                        var line = Array(pendingLine[..<newline])
-                        pendingLine.removeSubrange(...newline)
-                        if line.last == UInt8(ascii: "\r") { line.removeLast() }
-                        if await !handle(line: String(decoding: line, as: UTF8.self), node: node) { return }
+                    var lines: [String] = []
+                    var start = pendingLine.startIndex
+                    while let newline = pendingLine[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                        var end = newline
+                        if end > start, pendingLine[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+                        lines.append(String(decoding: pendingLine[start..<end], as: UTF8.self))
+                        start = newline + 1
                     }
+                    pendingLine.removeSubrange(..<start)
+                    if await !handle(lines: lines, node: node) { return }
                 }
             }
         }
+    }
+
+    /// The most room texts posted in one trip to the node (one store commit): enough to share the
+    /// cost, few enough that the node's loop is never held up long.
+    static let postBatchLimit = 128
+
+    /// Carries out lines from a script in order, posting runs of room text together; false means quit.
+    private func handle(lines: [String], node: Node) async -> Bool {
+        var index = lines.startIndex
+        while index < lines.endIndex {
+            var texts: [String] = []
+            while index < lines.endIndex, texts.count < Self.postBatchLimit, case .success(.say(let text)) = ChatCommand.parse(lines[index]) {
+                texts.append(text)
+                index += 1
+            }
+            if texts.isEmpty {
+                if await !handle(line: lines[index], node: node) { return false }
+                index += 1
+                continue
+            }
+            do {
+                for outcome in try await node.post(texts) {
+                    switch outcome {
+                    case .success(let sent): show(sent)
+                    case .failure(let error): show(.error(message: "\(error)"))
+                    }
+                }
+            } catch {
+                for _ in texts { show(.error(message: "\(error)")) }
+            }
+            flushOutput()
+        }
+        return true
     }
 
     /// Carries out one typed line; false means quit.
@@ -262,6 +326,7 @@ final class ChatSession: Sendable {
                 case .history(let limit):
                     let room = state.withLock { $0.screen.room }
                     for message in try await node.history(room: room, limit: limit ?? 20) { show(.message(message)) }
+                    flushOutput()
                 case .quit:
                     return false
                 case .help:
@@ -288,7 +353,7 @@ final class ChatSession: Sendable {
     }
 
     private func showSent(_ sent: NodeEvent, text: String, node: Node, peer: String?) {
-        guard interactive else { return show(sent) }
+        guard interactive else { return showNow(sent) }
         guard case let .sent(_, kind, room, _) = sent else { return }
         let line = state.withLock { state in
             state.style.format(ChatLine(
@@ -314,11 +379,18 @@ final class ChatSession: Sendable {
     }
 
     private func report(_ message: String) {
-        if interactive { system(message) } else { show(.error(message: message)) }
+        if interactive { system(message) } else { showNow(.error(message: message)) }
     }
 
-    /// Restores the terminal.
+    /// Shows an event from input handling (off the node's loop, so no burst end follows): written now.
+    private func showNow(_ event: NodeEvent) {
+        show(event)
+        flushOutput()
+    }
+
+    /// Writes what is pending and restores the terminal.
     func finish() {
+        flushOutput()
         state.withLock { state in
             if let terminal = state.terminal {
                 Self.writeNow(ChatScreen.clearLine)

@@ -78,7 +78,8 @@ extension MeshChat {
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning
                 let node = try await Node.start(configuration: configuration, identity: identity, store: store,
-                                                storeWasLost: storeWasLost, logger: logger) { event in
+                                                storeWasLost: storeWasLost, logger: logger,
+                                                eventsFlushed: { session.flushOutput() }) { event in
                     session.show(event)
                 }
                 await session.run(node: node)
