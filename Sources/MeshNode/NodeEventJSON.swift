@@ -61,9 +61,59 @@ extension NodeEvent {
         case let .error(message):
             json.field("event", "error")
             json.field("message", message)
+        case let .file(event):
+            event.appendFields(to: &json)
+        case let .netcatBridge(listen, forward):
+            json.field("event", "netcat-bridge")
+            json.field("forward", forward)
+            json.field("listen", listen)
         case .notice:
             break // returned above
         }
         return true
+    }
+}
+
+extension FileEvent {
+    /// Writes this event's members in ascending key order (see `jsonObject`).
+    func appendFields(to json: inout JSONObjectWriter) {
+        switch self {
+        case let .offered(id, peer, name, size, hash):
+            json.field("event", "file-offered")
+            json.field("hash", hash)
+            json.field("id", id)
+            json.field("name", name)
+            json.field("peer", peer)
+            json.field("size", size)
+        case let .progress(id, peer, name, direction, bytes, size):
+            json.field("bytes", bytes)
+            json.field("direction", direction.rawValue)
+            json.field("event", "file-progress")
+            json.field("id", id)
+            json.field("name", name)
+            json.field("peer", peer)
+            json.field("size", size)
+        case let .received(id, peer, name, path, bytes, hash):
+            json.field("bytes", bytes)
+            json.field("event", "file-received")
+            json.field("hash", hash)
+            json.field("id", id)
+            json.field("name", name)
+            json.field("path", path)
+            json.field("peer", peer)
+        case let .sent(id, peer, name, bytes, hash):
+            json.field("bytes", bytes)
+            json.field("event", "file-sent")
+            json.field("hash", hash)
+            json.field("id", id)
+            json.field("name", name)
+            json.field("peer", peer)
+        case let .failed(id, peer, name, reason):
+            json.field("event", "file-failed")
+            json.field("id", id)
+            json.field("name", name)
+            json.field("peer", peer)
+            json.field("reason", reason)
+        }
     }
 }

@@ -28,6 +28,13 @@ struct EventJSONTests {
             .sent(id: id, kind: .room, room: "general", seq: 1),
             .sent(id: id, kind: .direct, room: nil, seq: 10),
             .error(message: text),
+            .file(.offered(id: "00ff", peer: "bob", name: text, size: 50_000_000, hash: "ab")),
+            .file(.progress(id: "00ff", peer: "bob", name: "a.bin", direction: .incoming, bytes: 1, size: 2)),
+            .file(.received(id: "00ff", peer: "bob", name: "a.bin", path: "/tmp/downloads/a.bin", bytes: 2, hash: "ab")),
+            .file(.sent(id: "00ff", peer: "bob", name: "a.bin", bytes: 2, hash: "ab")),
+            .file(.failed(id: "00ff", peer: "bob", name: "a.bin", reason: text)),
+            .netcatBridge(listen: "127.0.0.1:7000", forward: nil),
+            .netcatBridge(listen: "127.0.0.1:7000", forward: "127.0.0.1:7001"),
         ]
     }
 
