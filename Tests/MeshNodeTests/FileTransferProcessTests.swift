@@ -25,6 +25,12 @@ struct FileTransferProcessTests {
             try await bob.waitFor(event: "link-up", where: ["peer": "alice"])
         }
 
+        /// Stops both nodes now: a waiting harness task may keep a `NodeProcess` alive past the test.
+        func stop() {
+            alice.stop()
+            bob.stop()
+        }
+
         /// `meshchat send-file bob PATH` on alice's home, run to completion off the test's task.
         func sendFile(_ path: String, to peer: String = "bob") -> Task<CommandResult, Error> {
             let home = a
@@ -65,6 +71,7 @@ struct FileTransferProcessTests {
     /// "a 50 MB file sent from A to B arrives with the same hash"
     @Test func fiftyMegabytesArriveWithTheSameHash() async throws {
         let pair = try await FilePair()
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 50 * 1_000_000)
         let result = try await pair.sendFile(file.path).value
         #expect(result.status == 0, "send-file failed: \(result.stderr)")
@@ -87,6 +94,7 @@ struct FileTransferProcessTests {
     /// "a transfer cut by killing the link resumes and completes"
     @Test func aTransferCutByKillingTheReceiverResumes() async throws {
         let pair = try await FilePair()
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 64 * 1_000_000)
         let sending = pair.sendFile(file.path)
         let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
@@ -98,6 +106,7 @@ struct FileTransferProcessTests {
         try #require(before < 64_000_000, "the transfer finished before it could be cut")
 
         let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
+        defer { restarted.stop() }
         let received = try await restarted.waitFor("file-received", Self.isFileEvent("file-received", id: id))
         #expect(received["hash"] as? String == file.hash)
         #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
@@ -118,6 +127,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        defer { bob.stop() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -146,6 +156,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b)
+        defer { bob.stop() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -156,6 +167,7 @@ struct FileTransferProcessTests {
     /// Refusal and acceptance from the chat: `/refuse ID`, then `/accept ID` for a second offer.
     @Test func theReceiverRefusesOrAcceptsFromTheChat() async throws {
         let pair = try await FilePair(bobArguments: [])
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 100_000, name: "notes.txt")
 
         let refused = pair.sendFile(file.path)
@@ -184,6 +196,7 @@ struct FileTransferProcessTests {
     /// An offer over `--max-file-size` is refused without asking.
     @Test func anOfferOverTheLimitIsRefused() async throws {
         let pair = try await FilePair(bobArguments: ["--max-file-size", "1000"])
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 5000)
         let result = try await pair.sendFile(file.path).value
         #expect(result.status == 1)
@@ -200,6 +213,7 @@ struct FileTransferProcessTests {
         _ = try a.initialize(name: "alice")
         try a.pin("bob", SigningPrivateKey().publicKey.base64)
         let alice = try NodeProcess(home: a)
+        defer { alice.stop() }
         try await alice.waitFor(event: "ready")
         let file = try Self.randomFile(size: 10)
 
