@@ -23,7 +23,10 @@ final class FileTransferService {
     private var descriptors: [FileTransferID: Int32] = [:]
     /// Where each received file landed, between storing it and reporting it.
     private var storedPaths: [FileTransferID: String] = [:]
-    private var lastProgress: [FileTransferID: NIODeadline] = [:]
+    /// The last `file-progress` of each transfer: when, how far, and whether bytes had moved since
+    /// the transfer (re)started. The first report of movement is never held back, so a person (or
+    /// a test) sees at once that a transfer is under way and from where.
+    private var lastProgress: [FileTransferID: (at: NIODeadline, bytes: UInt64, moving: Bool)] = [:]
     /// The hash of a received file, computed as its chunks arrive in order, so the check at the end
     /// costs no second pass over the file. Only for transfers received from byte 0 in this process;
     /// a resumed one is hashed from disk at the end instead (off the loop).
@@ -229,8 +232,12 @@ final class FileTransferService {
         guard let transfer = machine[id] else { return }
         let now = NIODeadline.now()
         let last = transfer.bytes == transfer.offer.size
-        if !last, let previous = lastProgress[id], now - previous < Self.progressInterval { return }
-        lastProgress[id] = now
+        var moving = false
+        if let previous = lastProgress[id] {
+            moving = transfer.bytes != previous.bytes || previous.moving
+            if !last, previous.moving, now - previous.at < Self.progressInterval { return }
+        }
+        lastProgress[id] = (now, transfer.bytes, moving)
         emit(.progress(id: id.hex, peer: name(transfer.peer), name: transfer.offer.name, direction: transfer.direction,
                        bytes: transfer.bytes, size: transfer.offer.size))
     }

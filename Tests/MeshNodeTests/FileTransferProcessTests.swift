@@ -25,10 +25,12 @@ struct FileTransferProcessTests {
             try await bob.waitFor(event: "link-up", where: ["peer": "alice"])
         }
 
-        /// Stops both nodes now: a waiting harness task may keep a `NodeProcess` alive past the test.
+        /// Ends both nodes now: a waiting harness task may keep a `NodeProcess` alive past the test.
+        /// SIGKILL, not SIGTERM: a SIGTERM that lands while `start` is still setting up its signal
+        /// handling is ignored, and a test that waited for the node to exit would hang.
         func stop() {
-            alice.stop()
-            bob.stop()
+            alice.kill()
+            bob.kill()
         }
 
         /// `meshchat send-file bob PATH` on alice's home, run to completion off the test's task.
@@ -106,7 +108,7 @@ struct FileTransferProcessTests {
         try #require(before < 64_000_000, "the transfer finished before it could be cut")
 
         let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
-        defer { restarted.stop() }
+        defer { restarted.kill() }
         let received = try await restarted.waitFor("file-received", Self.isFileEvent("file-received", id: id))
         #expect(received["hash"] as? String == file.hash)
         #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
@@ -127,7 +129,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
-        defer { bob.stop() }
+        defer { bob.kill() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -156,7 +158,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b)
-        defer { bob.stop() }
+        defer { bob.kill() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -193,6 +195,26 @@ struct FileTransferProcessTests {
         #expect(received["path"] as? String == pair.b.path + "/downloads/notes.txt")
     }
 
+    /// The sender cancels mid-way from its chat: both sides report it and the partial file goes.
+    @Test func theSenderCancelsMidway() async throws {
+        let pair = try await FilePair()
+        defer { pair.stop() }
+        let file = try Self.randomFile(size: 64 * 1_000_000)
+        let sending = pair.sendFile(file.path)
+        let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
+            event["event"] as? String == "file-progress" && (event["bytes"] as? Int ?? 0) > 0
+        }
+        let id = try #require(moving["id"] as? String)
+        pair.alice.type("/cancel")
+        let result = try await sending.value
+        try #require(result.status == 1, "the transfer finished before it could be cancelled")
+        #expect(result.stderr.contains("cancelled"), "stderr: \(result.stderr)")
+        let failed = try await pair.bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: id))
+        #expect(failed["reason"] as? String == "cancelled by the peer: cancelled")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pair.b.path + "/downloads/.partial") == [])
+        #expect(!FileManager.default.fileExists(atPath: pair.b.path + "/downloads/payload.bin"))
+    }
+
     /// An offer over `--max-file-size` is refused without asking.
     @Test func anOfferOverTheLimitIsRefused() async throws {
         let pair = try await FilePair(bobArguments: ["--max-file-size", "1000"])
@@ -213,7 +235,7 @@ struct FileTransferProcessTests {
         _ = try a.initialize(name: "alice")
         try a.pin("bob", SigningPrivateKey().publicKey.base64)
         let alice = try NodeProcess(home: a)
-        defer { alice.stop() }
+        defer { alice.kill() }
         try await alice.waitFor(event: "ready")
         let file = try Self.randomFile(size: 10)
 
