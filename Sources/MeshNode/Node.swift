@@ -65,7 +65,6 @@ public final class Node: Sendable {
                     .serverChannelOption(ChannelOptions.backlog, value: 256)
                     .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     .childChannelOption(ChannelOptions.writeBufferWaterMark, value: LinkBuffers.writeWaterMark)
-                    .childChannelOption(ChannelOptions.recvAllocator, value: LinkBuffers.receiveAllocator)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let handler = LinkHandler(inboundFor: core.value)

@@ -228,7 +228,6 @@ final class NodeCore {
             .connectTimeout(configuration.handshakeTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.writeBufferWaterMark, value: LinkBuffers.writeWaterMark)
-            .channelOption(ChannelOptions.recvAllocator, value: LinkBuffers.receiveAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(loopBoundHandler.value)
