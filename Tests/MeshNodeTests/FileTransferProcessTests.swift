@@ -125,7 +125,17 @@ struct FileTransferProcessTests {
 
         let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
         defer { restarted.kill() }
-        let received = try await Self.waitForReceipt(of: id, on: restarted)
+        let received: [String: Any]
+        do {
+            // Start-up and the new link first: on a loaded machine they take a while of their own.
+            try await restarted.waitFor(event: "link-up", where: ["peer": "alice"])
+            received = try await Self.waitForReceipt(of: id, on: restarted)
+        } catch {
+            // What each side saw, to tell a link that never came back from a transfer that stalled.
+            print("alice: \(pair.alice.allEvents.filter { $0["event"] as? String != "file-progress" })")
+            print("restarted bob: \(restarted.allEvents)")
+            throw error
+        }
         #expect(received["hash"] as? String == file.hash)
         #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
         // It resumed: the restarted node's first progress starts from what it held, not from 0.
