@@ -221,23 +221,27 @@ struct FileTransferProcessTests {
         #expect(received["path"] as? String == pair.b.path + "/downloads/notes.txt")
     }
 
-    /// The sender cancels mid-way from its chat: both sides report it and the partial file goes.
-    @Test func theSenderCancelsMidway() async throws {
-        let pair = try await FilePair()
+    /// The sender cancels from its chat while the receiver's person has not answered yet: both
+    /// sides report it and nothing lands. (Cancelling mid-stream, with the partial file dropped, is
+    /// covered back to back in FileTransfersTests: with real processes it races the transfer.)
+    @Test func theSenderCancelsAnOfferNotYetAnswered() async throws {
+        let pair = try await FilePair(bobArguments: [])
         defer { pair.stop() }
-        let file = try Self.randomFile(size: 64 * 1_000_000)
+        let file = try Self.randomFile(size: 100_000)
         let sending = pair.sendFile(file.path)
-        let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
-            event["event"] as? String == "file-progress" && (event["bytes"] as? Int ?? 0) > 0
-        }
-        let id = try #require(moving["id"] as? String)
-        pair.alice.type("/cancel")
+        let offer = try await pair.bob.waitFor("file-offered", Self.isFileEvent("file-offered"))
+        let id = try #require(offer["id"] as? String)
+        pair.alice.type("/cancel \(id.prefix(6))")
         let result = try await sending.value
-        try #require(result.status == 1, "the transfer finished before it could be cancelled")
+        #expect(result.status == 1)
         #expect(result.stderr.contains("cancelled"), "stderr: \(result.stderr)")
         let failed = try await pair.bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: id))
         #expect(failed["reason"] as? String == "cancelled by the peer: cancelled")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: pair.b.path + "/downloads/.partial") == [])
+        // The offer is gone on bob's side too: nothing is left to accept.
+        pair.bob.type("/accept")
+        try await pair.bob.waitFor("error") { event in
+            event["event"] as? String == "error" && event["message"] as? String == "There is no file transfer to accept."
+        }
         #expect(!FileManager.default.fileExists(atPath: pair.b.path + "/downloads/payload.bin"))
     }
 
