@@ -23,7 +23,14 @@ final class FileTransferService {
     private var descriptors: [FileTransferID: Int32] = [:]
     /// Where each received file landed, between storing it and reporting it.
     private var storedPaths: [FileTransferID: String] = [:]
-    private var lastProgress: [FileTransferID: NIODeadline] = [:]
+    /// The last `file-progress` of each transfer: when, how far, and whether bytes had moved since
+    /// the transfer (re)started. The first report of movement is never held back, so a person (or
+    /// a test) sees at once that a transfer is under way and from where.
+    private var lastProgress: [FileTransferID: (at: NIODeadline, bytes: UInt64, moving: Bool)] = [:]
+    /// The hash of a received file, computed as its chunks arrive in order, so the check at the end
+    /// costs no second pass over the file. Only for transfers received from byte 0 in this process;
+    /// a resumed one is hashed from disk at the end instead (off the loop).
+    private var incomingHashes: [FileTransferID: Blake2b256Stream] = [:]
     /// Who waits for an outgoing transfer's end (`meshchat send-file`).
     private var waiters: [FileTransferID: [(Result<FileEvent, HomeError>) -> Void]] = [:]
 
@@ -194,22 +201,20 @@ final class FileTransferService {
                 reportProgress(id)
             case .sent(let transfer):
                 let id = transfer.offer.id
-                closeDescriptor(id)
-                lastProgress[id] = nil
+                forget(id)
                 let event = FileEvent.sent(id: id.hex, peer: name(transfer.peer), name: transfer.offer.name,
                                            bytes: transfer.offer.size, hash: hex(transfer.offer.hash))
                 emit(event)
                 for waiter in waiters.removeValue(forKey: id) ?? [] { waiter(.success(event)) }
             case .received(let transfer):
                 let id = transfer.offer.id
-                lastProgress[id] = nil
+                forget(id)
                 emit(.received(id: id.hex, peer: name(transfer.peer), name: transfer.offer.name,
                                path: storedPaths.removeValue(forKey: id) ?? downloadsDirectory,
                                bytes: transfer.offer.size, hash: hex(transfer.offer.hash)))
             case let .failed(transfer, failure, discardPartial):
                 let id = transfer.offer.id
-                closeDescriptor(id)
-                lastProgress[id] = nil
+                forget(id)
                 if discardPartial {
                     unlink(partialPath(id))
                     unlink(offerPath(id))
@@ -227,8 +232,12 @@ final class FileTransferService {
         guard let transfer = machine[id] else { return }
         let now = NIODeadline.now()
         let last = transfer.bytes == transfer.offer.size
-        if !last, let previous = lastProgress[id], now - previous < Self.progressInterval { return }
-        lastProgress[id] = now
+        var moving = false
+        if let previous = lastProgress[id] {
+            moving = transfer.bytes != previous.bytes || previous.moving
+            if !last, previous.moving, now - previous.at < Self.progressInterval { return }
+        }
+        lastProgress[id] = (now, transfer.bytes, moving)
         emit(.progress(id: id.hex, peer: name(transfer.peer), name: transfer.offer.name, direction: transfer.direction,
                        bytes: transfer.bytes, size: transfer.offer.size))
     }
@@ -264,6 +273,7 @@ final class FileTransferService {
             return .cannotStore
         }
         descriptors[id] = fd
+        incomingHashes[id] = offset == 0 ? Blake2b256Stream() : nil
         return nil
     }
 
@@ -276,6 +286,7 @@ final class FileTransferService {
             guard count > 0 else { return false }
             written += count
         }
+        incomingHashes[id]?.update(data)
         return true
     }
 
@@ -286,10 +297,11 @@ final class FileTransferService {
         closeDescriptor(id)
         let partial = partialPath(id), offerFile = offerPath(id), downloads = downloadsDirectory
         let offer = transfer.offer
+        let knownHash = incomingHashes.removeValue(forKey: id)?.finish()
         let loop = core.eventLoop
         let service = NIOLoopBound(self, eventLoop: loop)
         DispatchQueue.global(qos: .utility).async {
-            let outcome = Self.verifyAndLink(partial: partial, offer: offer, into: downloads)
+            let outcome = Self.verifyAndLink(partial: partial, offer: offer, knownHash: knownHash, into: downloads)
             if case .stored = outcome {
                 unlink(partial)
                 unlink(offerFile)
@@ -313,11 +325,14 @@ final class FileTransferService {
         case failed(FileStopReason)
     }
 
-    private static func verifyAndLink(partial: String, offer: FileOffer, into downloads: String) -> StoreOutcome {
-        let fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return .failed(.cannotStore) }
-        let hash = hashFile(fd: fd, size: offer.size)
-        close(fd)
+    private static func verifyAndLink(partial: String, offer: FileOffer, knownHash: [UInt8]?, into downloads: String) -> StoreOutcome {
+        var hash = knownHash
+        if hash == nil {
+            let fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { return .failed(.cannotStore) }
+            hash = hashFile(fd: fd, size: offer.size)
+            close(fd)
+        }
         guard let hash else { return .failed(.cannotStore) }
         guard hash == offer.hash else { return .failed(.hashMismatch) }
         let safe = SafeFileName.make(from: offer.name)
@@ -359,6 +374,13 @@ final class FileTransferService {
 
     private func closeDescriptor(_ id: FileTransferID) {
         if let fd = descriptors.removeValue(forKey: id) { close(fd) }
+    }
+
+    /// Forgets what is kept per transfer once it ended.
+    private func forget(_ id: FileTransferID) {
+        closeDescriptor(id)
+        lastProgress[id] = nil
+        incomingHashes[id] = nil
     }
 
     // MARK: Text

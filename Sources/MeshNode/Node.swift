@@ -70,6 +70,7 @@ public final class Node: Sendable {
                     .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                     .serverChannelOption(ChannelOptions.backlog, value: 256)
                     .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(ChannelOptions.writeBufferWaterMark, value: LinkBuffers.writeWaterMark)
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let handler = LinkHandler(inboundFor: core.value)

@@ -233,6 +233,7 @@ final class NodeCore {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.handshakeTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: LinkBuffers.writeWaterMark)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(loopBoundHandler.value)

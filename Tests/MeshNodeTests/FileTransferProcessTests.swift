@@ -25,6 +25,14 @@ struct FileTransferProcessTests {
             try await bob.waitFor(event: "link-up", where: ["peer": "alice"])
         }
 
+        /// Ends both nodes now: a waiting harness task may keep a `NodeProcess` alive past the test.
+        /// SIGKILL, not SIGTERM: a SIGTERM that lands while `start` is still setting up its signal
+        /// handling is ignored, and a test that waited for the node to exit would hang.
+        func stop() {
+            alice.kill()
+            bob.kill()
+        }
+
         /// `meshchat send-file bob PATH` on alice's home, run to completion off the test's task.
         func sendFile(_ path: String, to peer: String = "bob") -> Task<CommandResult, Error> {
             let home = a
@@ -62,9 +70,26 @@ struct FileTransferProcessTests {
         { event in event["event"] as? String == name && (id == nil || event["id"] as? String == id) }
     }
 
+    /// Waits for `file-received` of transfer `id`, for as long as `file-progress` keeps coming: on a
+    /// loaded machine a big transfer may take longer than one event timeout, but never stalls that long.
+    static func waitForReceipt(of id: String, on node: NodeProcess) async throws -> [String: Any] {
+        var last: [String: Any]?
+        while true {
+            let floor = last?[NodeProcess.orderKey] as? Int ?? -1
+            let event = try await node.waitFor("file-received, or progress, of \(id)") { event in
+                let name = event["event"] as? String
+                return event["id"] as? String == id && (name == "file-received"
+                    || (name == "file-progress" && (event[NodeProcess.orderKey] as? Int ?? 0) > floor))
+            }
+            if event["event"] as? String == "file-received" { return event }
+            last = event
+        }
+    }
+
     /// "a 50 MB file sent from A to B arrives with the same hash"
     @Test func fiftyMegabytesArriveWithTheSameHash() async throws {
         let pair = try await FilePair()
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 50 * 1_000_000)
         let result = try await pair.sendFile(file.path).value
         #expect(result.status == 0, "send-file failed: \(result.stderr)")
@@ -87,6 +112,7 @@ struct FileTransferProcessTests {
     /// "a transfer cut by killing the link resumes and completes"
     @Test func aTransferCutByKillingTheReceiverResumes() async throws {
         let pair = try await FilePair()
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 64 * 1_000_000)
         let sending = pair.sendFile(file.path)
         let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
@@ -98,7 +124,18 @@ struct FileTransferProcessTests {
         try #require(before < 64_000_000, "the transfer finished before it could be cut")
 
         let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
-        let received = try await restarted.waitFor("file-received", Self.isFileEvent("file-received", id: id))
+        defer { restarted.kill() }
+        let received: [String: Any]
+        do {
+            // Start-up and the new link first: on a loaded machine they take a while of their own.
+            try await restarted.waitFor(event: "link-up", where: ["peer": "alice"])
+            received = try await Self.waitForReceipt(of: id, on: restarted)
+        } catch {
+            // What each side saw, to tell a link that never came back from a transfer that stalled.
+            print("alice: \(pair.alice.allEvents.filter { $0["event"] as? String != "file-progress" })")
+            print("restarted bob: \(restarted.allEvents)")
+            throw error
+        }
         #expect(received["hash"] as? String == file.hash)
         #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
         // It resumed: the restarted node's first progress starts from what it held, not from 0.
@@ -118,6 +155,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        defer { bob.kill() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -146,6 +184,7 @@ struct FileTransferProcessTests {
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b)
+        defer { bob.kill() }
         let client = try WireTestClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
@@ -156,6 +195,7 @@ struct FileTransferProcessTests {
     /// Refusal and acceptance from the chat: `/refuse ID`, then `/accept ID` for a second offer.
     @Test func theReceiverRefusesOrAcceptsFromTheChat() async throws {
         let pair = try await FilePair(bobArguments: [])
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 100_000, name: "notes.txt")
 
         let refused = pair.sendFile(file.path)
@@ -181,9 +221,34 @@ struct FileTransferProcessTests {
         #expect(received["path"] as? String == pair.b.path + "/downloads/notes.txt")
     }
 
+    /// The sender cancels from its chat while the receiver's person has not answered yet: both
+    /// sides report it and nothing lands. (Cancelling mid-stream, with the partial file dropped, is
+    /// covered back to back in FileTransfersTests: with real processes it races the transfer.)
+    @Test func theSenderCancelsAnOfferNotYetAnswered() async throws {
+        let pair = try await FilePair(bobArguments: [])
+        defer { pair.stop() }
+        let file = try Self.randomFile(size: 100_000)
+        let sending = pair.sendFile(file.path)
+        let offer = try await pair.bob.waitFor("file-offered", Self.isFileEvent("file-offered"))
+        let id = try #require(offer["id"] as? String)
+        pair.alice.type("/cancel \(id.prefix(6))")
+        let result = try await sending.value
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cancelled"), "stderr: \(result.stderr)")
+        let failed = try await pair.bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: id))
+        #expect(failed["reason"] as? String == "cancelled by the peer: cancelled")
+        // The offer is gone on bob's side too: nothing is left to accept.
+        pair.bob.type("/accept")
+        try await pair.bob.waitFor("error") { event in
+            event["event"] as? String == "error" && event["message"] as? String == "There is no file transfer to accept."
+        }
+        #expect(!FileManager.default.fileExists(atPath: pair.b.path + "/downloads/payload.bin"))
+    }
+
     /// An offer over `--max-file-size` is refused without asking.
     @Test func anOfferOverTheLimitIsRefused() async throws {
         let pair = try await FilePair(bobArguments: ["--max-file-size", "1000"])
+        defer { pair.stop() }
         let file = try Self.randomFile(size: 5000)
         let result = try await pair.sendFile(file.path).value
         #expect(result.status == 1)
@@ -200,6 +265,7 @@ struct FileTransferProcessTests {
         _ = try a.initialize(name: "alice")
         try a.pin("bob", SigningPrivateKey().publicKey.base64)
         let alice = try NodeProcess(home: a)
+        defer { alice.kill() }
         try await alice.waitFor(event: "ready")
         let file = try Self.randomFile(size: 10)
 
