@@ -63,6 +63,7 @@ final class BenchNode: @unchecked Sendable {
         inputFD = input.fileHandleForWriting.fileDescriptor
         spawnedAt = Monotonic.now()
         try process.run()
+        ChildProcesses.started(process.processIdentifier)
         let outFD = output.fileHandleForReading.fileDescriptor, errFD = errors.fileHandleForReading.fileDescriptor
         Thread.detachNewThread { [self] in readEvents(fd: outFD) }
         Thread.detachNewThread { [self] in readErrors(fd: errFD) }
@@ -244,6 +245,7 @@ final class BenchNode: @unchecked Sendable {
     func stop() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
+        ChildProcesses.stopped(process.processIdentifier)
         try? input.fileHandleForWriting.close()
     }
 }
