@@ -241,9 +241,17 @@ final class BenchNode: @unchecked Sendable {
     /// Resident set size in KiB.
     var residentKiB: Double? { processResidentKiB(pid: pid) }
 
-    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit.
+    /// How long a node may take to exit after SIGTERM before it is killed.
+    static let stopGraceSeconds = 5.0
+
+    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit; kills it
+    /// if it has not exited after `stopGraceSeconds` (a SIGTERM that lands right after `ready`,
+    /// before the node listens for signals, can be lost).
     func stop() {
         if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(Self.stopGraceSeconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         ChildProcesses.stopped(process.processIdentifier)
         try? input.fileHandleForWriting.close()
