@@ -47,6 +47,7 @@ let package = Package(
             "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .testTarget(name: "MeshBenchTests", dependencies: ["MeshBench"]),
         .testTarget(name: "MeshCryptoTests", dependencies: ["MeshCrypto"]),
         .testTarget(name: "MeshNoiseTests", dependencies: ["MeshNoise", "MeshCrypto"]),
         .testTarget(name: "MeshWireTests", dependencies: ["MeshWire", "MeshCrypto"]),

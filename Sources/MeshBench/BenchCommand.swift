@@ -30,6 +30,7 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(1)
         }
         signal(SIGPIPE, SIG_IGN) // a node that died must fail a scenario, not kill the bench
+        ChildProcesses.stopAllOnSignal()
         let sizes = quick ? BenchSizes.quick : BenchSizes.full
         let workspace = try Workspace()
         defer { workspace.remove() }
@@ -37,7 +38,10 @@ struct BenchCommand: ParsableCommand {
         var report = Report()
 
         progress("ceilings (one core each, in this process)")
-        let ceilings = Ceilings(duration: sizes.ceilingSeconds).measure()
+        let load = Self.loadAverage()
+        let ceilings = Ceilings(duration: sizes.ceilingSeconds).measure() + (load.map {
+            [Metric("machine_load_1m", $0, "runnable", note: "load average when the run began: other work skews every figure")]
+        } ?? [])
         report.add("ceilings", .measured(ceilings + Self.bounds(from: ceilings)))
 
         let chosen = only.isEmpty ? Scenario.allCases : Scenario.allCases.filter(only.contains)
@@ -73,6 +77,11 @@ struct BenchCommand: ParsableCommand {
             print("\nCeilings are one core each; nodes share this machine's \(ProcessInfo.processInfo.activeProcessorCount) cores with each other and with the bench.")
         }
         if report.hasFailures { throw ExitCode(1) }
+    }
+
+    /// The 1-minute load average from /proc/loadavg, so a figure taken on a busy machine says so.
+    static func loadAverage() -> Double? {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
     }
 
     private func measure(_ names: [String], _ body: () throws -> [Metric]) -> Outcome {

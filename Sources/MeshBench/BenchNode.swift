@@ -63,6 +63,7 @@ final class BenchNode: @unchecked Sendable {
         inputFD = input.fileHandleForWriting.fileDescriptor
         spawnedAt = Monotonic.now()
         try process.run()
+        ChildProcesses.started(process.processIdentifier)
         let outFD = output.fileHandleForReading.fileDescriptor, errFD = errors.fileHandleForReading.fileDescriptor
         Thread.detachNewThread { [self] in readEvents(fd: outFD) }
         Thread.detachNewThread { [self] in readErrors(fd: errFD) }
@@ -146,17 +147,16 @@ final class BenchNode: @unchecked Sendable {
 
     // MARK: Waiting
 
-    /// Waits until `predicate` holds over the events so far, or `timeout` seconds pass (then throws).
-    @discardableResult
-    func waitFor(_ what: String, timeout: Double = 30, _ predicate: ([EventLine]) -> EventLine?) throws -> EventLine {
+    /// Waits until `condition` holds (it runs under the lock), or `timeout` seconds pass (then throws).
+    private func waitUntil(_ what: String, timeout: Double, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while true {
-            if let hit = predicate(events) { return hit }
-            if exited { throw BenchFailure("\(name) exited before \(what): \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))") }
-            if !condition.wait(until: deadline) {
-                throw BenchFailure("\(name) gave no \(what) within \(Int(timeout)) s; stderr: \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))")
+        self.condition.lock()
+        defer { self.condition.unlock() }
+        while !condition() {
+            let problem = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            if exited { throw BenchFailure("\(name) exited before \(what): \(problem)") }
+            if !self.condition.wait(until: deadline) && !condition() {
+                throw BenchFailure("\(name) gave no \(what) within \(Int(timeout)) s; stderr: \(problem)")
             }
         }
     }
@@ -164,14 +164,17 @@ final class BenchNode: @unchecked Sendable {
     /// Waits for the first event named `event`.
     @discardableResult
     func waitFor(event: String, timeout: Double = 30) throws -> EventLine {
-        try waitFor(event, timeout: timeout) { $0.first { $0.name == event } }
+        var hit: EventLine?
+        try waitUntil(event + " event", timeout: timeout) {
+            hit = events.first { $0.name == event }
+            return hit != nil
+        }
+        return hit!
     }
 
     /// Waits until at least `count` events named `event` arrived.
     func waitFor(count: Int, of event: String, timeout: Double = 30) throws {
-        try waitFor("\(count) \(event) events", timeout: timeout) { [self] events in
-            counts[event, default: 0] >= count ? events.last ?? EventLine(name: "", arrival: 0, fields: [:]) : nil
-        }
+        try waitUntil("\(count) \(event) events", timeout: timeout) { counts[event, default: 0] >= count }
     }
 
     /// How many events named `event` arrived so far (bench messages count as `message`).
@@ -240,10 +243,19 @@ final class BenchNode: @unchecked Sendable {
     /// Resident set size in KiB.
     var residentKiB: Double? { processResidentKiB(pid: pid) }
 
-    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit.
+    /// How long a node may take to exit after SIGTERM before it is killed.
+    static let stopGraceSeconds = 5.0
+
+    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit; kills it
+    /// if it has not exited after `stopGraceSeconds` (a SIGTERM that lands right after `ready`,
+    /// before the node listens for signals, can be lost).
     func stop() {
         if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(Self.stopGraceSeconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        ChildProcesses.stopped(process.processIdentifier)
         try? input.fileHandleForWriting.close()
     }
 }

@@ -68,7 +68,7 @@ struct Report {
     func jsonLines() -> [String] {
         (metrics + ratios).map { metric in
             let object: [String: Any] = ["metric": metric.name, "value": Self.rounded(metric.value), "unit": metric.unit]
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
             return String(decoding: data, as: UTF8.self)
         }
     }

@@ -190,3 +190,30 @@ final class LoopbackSocket: @unchecked Sendable {
         fd = -1
     }
 }
+
+/// The node processes the bench started and has not stopped yet, so that an interrupted run
+/// does not leave nodes behind (a node keeps running after its input closes, by design).
+enum ChildProcesses {
+    // `lock` serialises `pids`: nodes start and stop on several threads, the signal handler reads them.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pids: Set<Int32> = []
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func started(_ pid: Int32) { lock.withLock { _ = pids.insert(pid) } }
+    static func stopped(_ pid: Int32) { lock.withLock { _ = pids.remove(pid) } }
+
+    /// On SIGINT or SIGTERM, stops every node still running, then exits.
+    static func stopAllOnSignal() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                for pid in lock.withLock({ pids }) { kill(pid, SIGTERM) }
+                FileHandle.standardError.write(Data("bench: interrupted; the nodes it started are stopped.\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            lock.withLock { sources.append(source) }
+        }
+    }
+}
