@@ -127,7 +127,7 @@ final class LinkHandler: ChannelInboundHandler {
             // NodeLimits.maxUnwritableSeconds: a peer that stops reading for that long is cut; it catches up by sync.
             let limit = TimeAmount.nanoseconds(Int64(core.configuration.limits.maxUnwritableSeconds * 1e9))
             unwritableTimer = context.eventLoop.assumeIsolated().scheduleTask(in: limit) { [weak self] in
-                self?.closeSlowReader("did not read for \(Int(limit.nanoseconds / 1_000_000_000)) s")
+                self?.closeSlowReader("did not read for \(NodeCore.seconds(limit))")
             }
         }
         if context.channel.isWritable, registered, let key = remoteKey {

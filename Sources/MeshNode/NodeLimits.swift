@@ -29,14 +29,16 @@ public struct NodeLimits: Sendable {
     public var maxTrackedSources = 4096
 
     /// Envelopes a linked peer may send in a burst before live gossip from it is rate-limited.
-    /// A person types a few messages a minute; 500 covers a busy relay's burst.
-    /// Envelopes answering our own sync requests are never limited: we asked for them.
-    public var envelopeBurstPerPeer = 500
+    /// A relay forwards everything its side of the mesh says, and a script may pipe thousands of
+    /// lines into `meshchat start` (the durability tests stream 5,000 through a relay): 10,000
+    /// lets such a burst through whole. Envelopes answering our own sync requests are never limited.
+    public var envelopeBurstPerPeer = 10_000
 
-    /// The steady envelope rate per linked peer: 100 per second is more than a 50-node room of
-    /// people can type, and bounds what one peer can make us verify and store. Excess envelopes
-    /// are dropped (not counted as invalid) and come back through sync at the next link.
-    public var envelopesPerSecondPerPeer = 100.0
+    /// The steady envelope rate per linked peer after the burst: 1,000 per second is far more than
+    /// people type in any mesh, and bounds the signature checks and store writes one peer can
+    /// cause. Excess envelopes are dropped (not counted as invalid) and come back through sync at
+    /// the next link with that peer.
+    public var envelopesPerSecondPerPeer = 1000.0
 
     /// Bytes a link may have queued in NIO (written, not yet taken by the socket) before it is closed:
     /// 4 MiB is ~250 of the largest envelopes, far beyond a healthy link's backlog, and times the

@@ -552,7 +552,9 @@ struct HostileInputTests {
     // MARK: Survival
 
     @Test func nodeSurvivesEveryAttackAndStillLinksAFreshClient() async throws {
-        let target = try await TargetNode()
+        // Dozens of attacks from one address: the per-source handshake rate (LimitsHostileTests) is
+        // raised here so that every attack reaches the parsers this test is about.
+        let target = try await TargetNode { $0.limits.handshakeBurstPerSource = 10_000 }
         var silentCloses = 0
         func attack(_ bytes: [UInt8]) throws {
             let client = try WireTestClient(port: target.port)
