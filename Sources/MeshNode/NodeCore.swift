@@ -504,6 +504,7 @@ final class NodeCore {
     func postRooms(_ texts: [String]) -> [Result<NodeEvent, any Error>] {
         var outcomes: [Result<NodeEvent, any Error>] = []
         var actions: [GossipAction] = []
+        var posted: [(Envelope, String)] = []
         do {
             try store.transaction {
                 for text in texts {
@@ -511,6 +512,7 @@ final class NodeCore {
                         try checkOwnSeqKnown()
                         let (envelope, sends) = try gossip.postRoom(text: text, room: room, nickname: nickname, now: clock())
                         actions += sends
+                        posted.append((envelope, text))
                         outcomes.append(.success(.sent(id: envelope.id, kind: .room, room: room, seq: envelope.seq)))
                     } catch let refusal as GossipError {
                         outcomes.append(.failure(refusal)) // refused before anything was written
@@ -523,6 +525,7 @@ final class NodeCore {
             return texts.map { _ in .failure(error) }
         }
         perform(actions)
+        for (envelope, text) in posted { onRoomMessage?(shown(envelope, text: text)) }
         return outcomes
     }
 
