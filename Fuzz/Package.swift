@@ -4,14 +4,14 @@
 // A package of its own, so the fuzz build (release, -sanitize=fuzzer,address) never touches the
 // main build. It compiles only pure modules, through symlinks into ../Sources: MeshCrypto,
 // MeshNoise, MeshWire, MeshGossip, and from MeshNode just the three files without NIO
-// (TrustedPeers, HostPort, LinkHandshake) as a module of the same name, so the harness reads
+// (TrustedPeers, HostPort, LinkHandshake, SafeFileName) as a module of the same name, so the harness reads
 // the same in the fuzzer and in Tests/MeshNodeTests. Build and run with `scripts/fuzz`.
 import PackageDescription
 
 /// One executable per target in FuzzHarness.FuzzTarget; the name is `fuzz-` + the corpus folder name.
 let fuzzTargets = [
     "frame-decoder", "handshake-responder", "plaintext-dispatch", "envelope", "sync-messages", "trusted-peers",
-    // TODO(files merge): "file-messages" (Sources/MeshWire/FileMessages.swift, branch `files`).
+    "file-messages",
 ]
 
 let package = Package(

@@ -85,6 +85,13 @@ public enum FuzzCorpus {
             return [("frontier", Framing.frame(frontier.encoded())),
                     ("request", Framing.frame(request.encoded())),
                     ("session", [frontier, request, .done(id: 1)].flatMap { Framing.frame($0.encoded()) })]
+        case .fileMessages:
+            let id = FileTransferID([UInt8](repeating: 0xA5, count: FileBounds.transferIDByteCount))
+            let offer = FileMessage.offer(FileOffer(id: id, name: "../../evil.sh", size: 3, hash: [UInt8](repeating: 7, count: FileBounds.hashByteCount)))
+            let session: [FileMessage] = [offer, .accept(id: id, offset: 0), .chunk(id: id, offset: 0, data: [1, 2, 3]),
+                                          .received(id: id), .refuse(id: id, reason: .declined), .cancel(id: id, reason: .cancelled)]
+            return [("offer", Framing.frame(offer.encoded())),
+                    ("session", session.flatMap { Framing.frame($0.encoded()) })]
         case .trustedPeers:
             let text = """
                 # name key [host:port]

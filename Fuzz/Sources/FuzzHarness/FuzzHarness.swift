@@ -24,10 +24,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syncMessages = "sync-messages"
     /// The trusted-peers file parser.
     case trustedPeers = "trusted-peers"
-    // TODO(files merge): add `case fileMessages = "file-messages"` for the file-transfer plaintexts
-    // 0x20-0x2F (Sources/MeshWire/FileMessages.swift on branch `files`): parse each frame as a file
-    // message, check it re-encodes exactly, and add its executable to Fuzz/Package.swift and its
-    // seeds to FuzzCorpus.seeds.
+    /// File-transfer plaintexts (0x20-0x25) parsed exactly, and the name an offer would land under.
+    case fileMessages = "file-messages"
 
     /// Runs the target on one input. Returns normally for every input; a trap is a finding.
     public func run(_ input: [UInt8]) {
@@ -38,6 +36,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .envelope: Self.fuzzEnvelope(input)
         case .syncMessages: Self.fuzzSyncMessages(input)
         case .trustedPeers: Self.fuzzTrustedPeers(input)
+        case .fileMessages: Self.fuzzFileMessages(input)
         }
     }
 
@@ -153,6 +152,30 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard let peers = try? TrustedPeers(parsing: String(decoding: input, as: UTF8.self)) else { return }
         for peer in peers.peers {
             check(peers.peer(withKey: peer.key) != nil, "every parsed peer is found by its key")
+        }
+    }
+
+    /// Frames of file plaintexts: each parses exactly or is a protocol error (BYE 2), and an
+    /// offer's name, made safe, can never leave `downloads/` (docs/file-transfer.md).
+    private static func fuzzFileMessages(_ input: [UInt8]) {
+        var decoder = FrameDecoder()
+        decoder.append(input)
+        while let frame = try? decoder.next(), let type = frame.first {
+            guard FileMessageType.isKnown(type) else { return } // ignored by a node
+            guard let message = try? FileMessage.parse(type: type, body: frame.dropFirst()) else { return }
+            switch message {
+            case .refuse, .cancel:
+                // An unknown reason byte reads as 0 (FileStopReason), so the reason is left out.
+                check(message.encoded().dropLast().elementsEqual(frame.dropLast()), "a file message re-encodes its id")
+            default:
+                check(message.encoded() == frame, "a file message re-encodes to the bytes it came from")
+            }
+            if case .offer(let offer) = message {
+                let name = SafeFileName.make(from: offer.name)
+                check(!name.isEmpty && name != "." && name != ".." && !name.hasPrefix("."), "a safe name is a plain name")
+                check(!name.contains("/") && !name.contains("\\"), "a safe name has no separator")
+                check(name.utf8.count <= SafeFileName.maxBytes, "a safe name is bounded")
+            }
         }
     }
 

@@ -1,0 +1,1 @@
+../../../Sources/MeshNode/SafeFileName.swift
