@@ -57,6 +57,12 @@ struct FileTransferProcessTests {
         return (path, try hashOfFile(path))
     }
 
+    /// Removes a big test file's folder and what the receiver downloaded, so runs do not fill /tmp.
+    static func removeBigFiles(_ path: String, _ pair: FilePair) {
+        try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+        try? FileManager.default.removeItem(atPath: pair.b.path + "/downloads")
+    }
+
     /// BLAKE2b-256 of a file, lowercase hex, read a piece at a time.
     static func hashOfFile(_ path: String) throws -> String {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
@@ -91,6 +97,7 @@ struct FileTransferProcessTests {
         let pair = try await FilePair()
         defer { pair.stop() }
         let file = try Self.randomFile(size: 50 * 1_000_000)
+        defer { Self.removeBigFiles(file.path, pair) }
         let result = try await pair.sendFile(file.path).value
         #expect(result.status == 0, "send-file failed: \(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 1)
@@ -113,7 +120,10 @@ struct FileTransferProcessTests {
     @Test func aTransferCutByKillingTheReceiverResumes() async throws {
         let pair = try await FilePair()
         defer { pair.stop() }
-        let file = try Self.randomFile(size: 64 * 1_000_000)
+        // Large enough that the kill lands mid-way even when the test reacts slowly on a loaded machine.
+        let size = 200 * 1_000_000
+        let file = try Self.randomFile(size: size)
+        defer { Self.removeBigFiles(file.path, pair) }
         let sending = pair.sendFile(file.path)
         let moving = try await pair.bob.waitFor("file-progress with bytes") { event in
             event["event"] as? String == "file-progress" && (event["bytes"] as? Int ?? 0) > 0
@@ -121,7 +131,8 @@ struct FileTransferProcessTests {
         pair.bob.kill()
         let id = try #require(moving["id"] as? String)
         let before = try #require(moving["bytes"] as? Int)
-        try #require(before < 64_000_000, "the transfer finished before it could be cut")
+        try #require(!pair.alice.allEvents.contains(where: Self.isFileEvent("file-sent", id: id)),
+                     "the transfer finished before it could be cut")
 
         let restarted = try NodeProcess(home: pair.b, extraArguments: ["--accept-files"])
         defer { restarted.kill() }
@@ -140,7 +151,7 @@ struct FileTransferProcessTests {
         #expect(try Self.hashOfFile(try #require(received["path"] as? String)) == file.hash)
         // It resumed: the restarted node's first progress starts from what it held, not from 0.
         let resumedAt = try #require(restarted.allEvents.first(where: Self.isFileEvent("file-progress", id: id))?["bytes"] as? Int)
-        print("file transfer cut by SIGKILL at \(before) bytes of 64000000; the restarted receiver resumed at \(resumedAt)")
+        print("file transfer cut by SIGKILL at \(before) bytes of \(size); the restarted receiver resumed at \(resumedAt)")
         #expect(resumedAt >= before, "resumed at \(resumedAt), but \(before) bytes had arrived before the kill")
         #expect(restarted.allEvents.contains(where: Self.isFileEvent("file-offered")) == false,
                 "an accepted transfer resumes without being offered to the person again")
