@@ -389,5 +389,5 @@ final class FileTransferService {
 
     private func name(_ peer: SigningPublicKey) -> String { core.pinnedName(peer) ?? peer.base64 }
 
-    private func hex(_ bytes: [UInt8]) -> String { FileTransferID.lowercaseHex(bytes) }
+    private func hex(_ bytes: [UInt8]) -> String { Hex.lowercase(bytes) }
 }

@@ -40,16 +40,7 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible, Comparable
     }
 
     /// 64 lowercase hexadecimal digits, as the `--json` events print ids.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { Hex.lowercase(bytes) }
 
     /// The hex form.
     public var description: String { hex }

@@ -49,19 +49,7 @@ public struct FileTransferID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// 32 lowercase hex digits, as events and file names show it.
-    public var hex: String { Self.lowercaseHex(bytes) }
-
-    /// Lowercase hex of any bytes: ids, and the file hashes events print.
-    public static func lowercaseHex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { Hex.lowercase(bytes) }
 
     public var description: String { hex }
 }

@@ -192,14 +192,11 @@ final class ChatSession: Sendable {
             for message in (try? await node.history(room: room, limit: Self.historyOnOpen)) ?? [] { show(.message(message)) }
             state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
         }
-        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { continuation.yield(.signal) }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
+        // SIGINT and SIGTERM end the session (their handlers were installed before the node started).
+        Thread {
+            StopSignals.wait()
+            continuation.yield(.signal)
+        }.start()
         // Standard input is read on its own thread: the read blocks, and nothing else may wait on it.
         let reader = Thread {
             var buffer = [UInt8](repeating: 0, count: 65536)

@@ -77,6 +77,7 @@ extension MeshChat {
                 if created { session.system("Created a new identity in \(home.directory).") }
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning
+                StopSignals.install()
                 let node = try await Node.start(configuration: configuration, identity: identity, store: store,
                                                 storeWasLost: storeWasLost, logger: logger,
                                                 eventsFlushed: { session.flushOutput() }) { event in

@@ -69,7 +69,7 @@ struct FileTransferProcessTests {
         defer { try? handle.close() }
         let stream = Blake2b256Stream()
         while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { stream.update(Array(data)) }
-        return FileTransferID.lowercaseHex(stream.finish())
+        return Hex.lowercase(stream.finish())
     }
 
     static func isFileEvent(_ name: String, id: String? = nil) -> @Sendable ([String: Any]) -> Bool {
