@@ -34,6 +34,20 @@ import Testing
         #expect(bench.engine.counters.accepted == 0)
     }
 
+    /// Rule 3 is checked before the signature: the id covers every signed field, so a copy of a held
+    /// message is dropped without verifying it again (a mesh delivers each message several times).
+    @Test func aCopyOfAHeldMessageIsADuplicateWithoutASecondSignatureCheck() throws {
+        var bench = Bench()
+        let envelope = try bench.room()
+        _ = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
+        var copy = envelope.encoded()
+        copy[copy.count - 2] ^= 1 // its signature no longer verifies: only a check would notice
+        let actions = try bench.engine.receive(copy, from: bench.right, now: t0)
+        #expect(bench.engine.counters.duplicates == 1)
+        #expect(bench.engine.counters.invalid == 0)
+        #expect(actions.allSatisfy { if case .dropped(_, .duplicate) = $0 { true } else { false } })
+    }
+
     @Test func ownPostsAreNotCountedAsReceived() throws {
         var bench = Bench()
         _ = try bench.engine.postRoom(text: "mine", room: "general", nickname: "me", now: t0)
