@@ -90,10 +90,19 @@ final class LoopbackSocket: @unchecked Sendable {
 
     deinit { close() }
 
-    /// Connects to 127.0.0.1:`port`, with TCP_NODELAY like the node's links.
-    static func connect(port: Int) throws -> LoopbackSocket {
+    /// Connects to 127.0.0.1:`port`, with TCP_NODELAY like the node's links, from the loopback
+    /// address `source` when given (any of 127.0.0.0/8), else from 127.0.0.1.
+    static func connect(port: Int, from source: String? = nil) throws -> LoopbackSocket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchFailure("socket: errno \(errno)") }
+        if let source {
+            var local = loopbackAddress(port: 0)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { Glibc.close(fd); throw BenchFailure("bind to \(source): errno \(errno)") }
+        }
         var address = loopbackAddress(port: port)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
