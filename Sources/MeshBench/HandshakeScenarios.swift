@@ -115,9 +115,9 @@ extension NodeScenarios {
         Thread.sleep(forTimeInterval: Self.settleSeconds)
         guard let before = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
         var open: [LoopbackSocket] = []
-        for identity in identities {
+        for (index, identity) in identities.enumerated() {
             var initiator = BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
-            open.append(try initiator.connect().0)
+            open.append(try initiator.connect(from: Self.loopbackSource(index + 1)).0)
         }
         try node.waitFor(count: identities.count, of: "link-up")
         Thread.sleep(forTimeInterval: Self.settleSeconds)
