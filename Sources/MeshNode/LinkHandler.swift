@@ -206,7 +206,7 @@ final class LinkHandler: ChannelInboundHandler {
             do {
                 let (message2, link) = try handshake.receive(
                     message1: frame, timestamp: timestamp,
-                    isTrusted: { [core] in core.isTrusted($0) },
+                    pinnedStaticKey: { [core] in core.trusted.staticKey(of: $0) },
                     lastAcceptedTimestamp: { [core] in core.lastAcceptedTimestamp(from: $0) })
                 remoteKey = link.remote.identity
                 remotePayload = link.remote

@@ -8,12 +8,15 @@ import MeshWire
 
 /// What this node brings to a handshake: who it is, what it tells peers, and its mesh pre-shared key.
 public struct LinkIdentity: Sendable {
-    /// The node's Ed25519 identity; its X25519 form is the Noise static key (PROTOCOL.md 1).
+    /// The node's Ed25519 identity (PROTOCOL.md 1).
     public let signingKey: SigningPrivateKey
+    /// The X25519 form of `signingKey`, the Noise static key, derived once here: deriving it
+    /// (a hash and a base-point multiplication) for every handshake was a fifth of a handshake's CPU.
+    public let staticKey: KeyAgreementPrivateKey
     /// The display name sent in the handshake payload.
     public let nickname: String
     /// The TCP port this node listens on, 0 if none.
-    public let listenPort: UInt16
+    public var listenPort: UInt16
     /// The mesh pre-shared key (32 bytes), if this node's mesh uses one: it then speaks only the IKpsk2 suites.
     public let preSharedKey: SecureBytes?
 
@@ -23,6 +26,7 @@ public struct LinkIdentity: Sendable {
                      "a mesh pre-shared key is 32 random bytes (PROTOCOL.md 1)")
         precondition(Names.isValidNickname(nickname), "a nickname is a name of 1...32 bytes without Cc characters")
         self.signingKey = signingKey
+        staticKey = signingKey.keyAgreementKey()
         self.nickname = nickname
         self.listenPort = listenPort
         self.preSharedKey = preSharedKey
@@ -95,12 +99,15 @@ public struct InitiatorHandshake: Sendable {
     /// suite and IKpsk2 exactly when `identity` has a pre-shared key. `timestamp` (ns since the
     /// epoch) must already be strictly greater than any this node sent before.
     ///
+    /// `pinnedStaticKey` is the pinned key's X25519 form when the caller keeps it (``TrustedPeers``
+    /// does); it is converted here otherwise.
+    ///
     /// Throws ``HandshakeFailure/unexpectedIdentity`` for a pinned key libsodium cannot convert:
     /// "A key that libsodium cannot convert cannot be pinned." (PROTOCOL.md 1)
-    public init(identity: LinkIdentity, pinnedPeer: SigningPublicKey, cipher: AEADCipher, timestamp: UInt64,
-                ephemeralKey: KeyAgreementPrivateKey? = nil) throws(HandshakeFailure) {
+    public init(identity: LinkIdentity, pinnedPeer: SigningPublicKey, pinnedStaticKey: KeyAgreementPublicKey? = nil,
+                cipher: AEADCipher, timestamp: UInt64, ephemeralKey: KeyAgreementPrivateKey? = nil) throws(HandshakeFailure) {
         // "The initiator's `rs` is the X25519 form of the pinned key of the peer it dialed."
-        guard let pinnedStaticKey = try? pinnedPeer.keyAgreementKey() else { throw .unexpectedIdentity }
+        guard let pinnedStaticKey = pinnedStaticKey ?? (try? pinnedPeer.keyAgreementKey()) else { throw .unexpectedIdentity }
         // "An initiator uses the ChaChaPoly suite unless its operator chose AESGCM" (PROTOCOL.md 3).
         suite = Suite.suite(cipher: cipher, preSharedKey: identity.preSharedKey != nil)
         // "The Noise prologue is the 8 preamble bytes, so a preamble changed in transit makes the handshake fail."
@@ -110,7 +117,7 @@ public struct InitiatorHandshake: Sendable {
         payload = identity.payload(timestamp: timestamp)
         state = .readyToStart(HandshakeState(
             protocol: suite.noiseProtocol, role: .initiator, prologue: preamble,
-            staticKey: identity.signingKey.keyAgreementKey(), remoteStaticKey: pinnedStaticKey,
+            staticKey: identity.staticKey, remoteStaticKey: pinnedStaticKey,
             preSharedKey: identity.preSharedKey, ephemeralKey: ephemeralKey))
     }
 
@@ -138,11 +145,13 @@ public struct InitiatorHandshake: Sendable {
         guard handshake.isHandshakeComplete else { throw .protocolViolation }
         let remote = try HandshakePayload.parsed(plaintext)
         // The responder's static key was fixed in advance (`<- s`), so message 2 decrypting
-        // proves the peer holds it; the payload must name an identity that converts to it.
-        guard remote.identity.convertsForward(to: pinnedStaticKey) else { throw .identityMismatch }
-        // "The initiator checks that the identity in message 2 is the pinned key." Conversion is
-        // two-to-one, so the Ed25519 bytes themselves must match too.
-        guard remote.identity == pinnedPeer else { throw .unexpectedIdentity }
+        // proves the peer holds it. "The initiator checks that the identity in message 2 is the
+        // pinned key": the pinned key converts to that static key by construction, so only
+        // another identity is converted, to tell one that does not match the static key apart
+        // from the other Ed25519 key with the same X25519 form (conversion is two-to-one).
+        guard remote.identity == pinnedPeer else {
+            throw remote.identity.convertsForward(to: pinnedStaticKey) ? .unexpectedIdentity : .identityMismatch
+        }
         return EstablishedLink(suite: suite, remote: remote, transport: handshake.split())
     }
 }
@@ -193,17 +202,20 @@ public struct ResponderHandshake: Sendable {
         guard parsed.suite.usesPreSharedKey == (identity.preSharedKey != nil) else { throw .unsupportedSuite }
         state = .awaitingMessage1(parsed.suite, HandshakeState(
             protocol: parsed.suite.noiseProtocol, role: .responder, prologue: preamble,
-            staticKey: identity.signingKey.keyAgreementKey(), remoteStaticKey: nil,
+            staticKey: identity.staticKey, remoteStaticKey: nil,
             preSharedKey: identity.preSharedKey))
     }
 
     /// Reads message 1's frame payload and, if every check of PROTOCOL.md 4 passes in its order,
     /// returns the framed message 2 and the link. `timestamp` stamps message 2; the caller records
     /// the initiator's timestamp when it sends message 2 ("it records the timestamp when it sends message 2").
+    /// `pinnedStaticKey` answers the trusted-peers file: the X25519 form of a pinned identity,
+    /// nil for one that is not pinned.
     ///
     /// With psk2 a wrong pre-shared key shows only when the first transport frame fails to
     /// decrypt, so the caller counts the link as established only after that frame.
-    public consuming func receive(message1: [UInt8], timestamp: UInt64, isTrusted: (SigningPublicKey) -> Bool,
+    public consuming func receive(message1: [UInt8], timestamp: UInt64,
+                                  pinnedStaticKey: (SigningPublicKey) -> KeyAgreementPublicKey?,
                                   lastAcceptedTimestamp: (SigningPublicKey) -> UInt64?) throws(HandshakeFailure)
         -> (message2: [UInt8], link: EstablishedLink) {
         guard case .awaitingMessage1(let suite, var handshake) = state else { throw .protocolViolation }
@@ -211,11 +223,15 @@ public struct ResponderHandshake: Sendable {
         guard let initiatorStaticKey = handshake.remoteStaticKey else { throw .protocolViolation }
 
         // 1. "closes without a reply if the payload does not parse or its identity does not match
-        //    the initiator's static key": compared by converting the identity forward (PROTOCOL.md 1).
+        //    the initiator's static key": compared by converting the identity forward (PROTOCOL.md 1),
+        //    for a pinned identity with the form converted when it was pinned.
         let remote = try HandshakePayload.parsed(plaintext)
-        guard remote.identity.convertsForward(to: initiatorStaticKey) else { throw .identityMismatch }
-        // 2. "closes without a reply if that identity is not in its trusted-peers file".
-        guard isTrusted(remote.identity) else { throw .untrusted(remote.identity) }
+        guard let pinned = pinnedStaticKey(remote.identity) else {
+            guard remote.identity.convertsForward(to: initiatorStaticKey) else { throw .identityMismatch }
+            // 2. "closes without a reply if that identity is not in its trusted-peers file".
+            throw .untrusted(remote.identity)
+        }
+        guard constantTimeEquals(pinned.rawRepresentation, initiatorStaticKey.rawRepresentation) else { throw .identityMismatch }
         // 3. "closes without a reply if the timestamp is not greater than the largest it has
         //    accepted from that peer (a replayed message 1)".
         if let last = lastAcceptedTimestamp(remote.identity), remote.timestamp <= last { throw .replayed }

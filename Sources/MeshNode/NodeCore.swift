@@ -50,6 +50,8 @@ final class NodeCore {
     private var mustLearnOwnSeq: Bool
     let store: MessageStore
     private(set) var listenAddress: HostPort
+    /// What this node says of itself in every handshake, its Noise static key derived once.
+    private(set) var linkIdentity: LinkIdentity
     private var stopping = false
     /// File transfers over direct links (docs/file-transfer.md).
     private(set) lazy var files = FileTransferService(core: self)
@@ -79,6 +81,8 @@ final class NodeCore {
         self.clock = clock
         self.emit = emit
         self.listenAddress = configuration.listen
+        self.linkIdentity = LinkIdentity(signingKey: identity, nickname: configuration.nickname,
+                                         listenPort: UInt16(configuration.listen.port), preSharedKey: configuration.preSharedKey)
         self.handshakeClock = HandshakeClock(store: store as? SQLiteMessageStore)
         var gossipConfiguration = GossipConfiguration()
         gossipConfiguration.hopLimit = configuration.hopLimit
@@ -89,11 +93,6 @@ final class NodeCore {
         self.mustLearnOwnSeq = storeWasLost
     }
 
-    /// What this node says of itself in every handshake.
-    var linkIdentity: LinkIdentity {
-        LinkIdentity(signingKey: identity, nickname: nickname, listenPort: UInt16(listenAddress.port),
-                     preSharedKey: configuration.preSharedKey)
-    }
 
     // MARK: Life cycle
 
@@ -101,6 +100,7 @@ final class NodeCore {
     func start(listeningOn address: HostPort) {
         eventLoop.assertInEventLoop()
         listenAddress = address
+        linkIdentity.listenPort = UInt16(address.port)
         emit(.ready(key: identity.publicKey, nickname: nickname, listen: address.description))
         for peer in trusted.peers where peer.address != nil { startDialing(peer) }
         every(configuration.peersFilePollInterval) { $0.reloadPeersFileIfChanged() }
@@ -140,7 +140,6 @@ final class NodeCore {
 
     // MARK: Trust
 
-    func isTrusted(_ key: SigningPublicKey) -> Bool { trusted.peer(withKey: key) != nil }
 
     /// The largest handshake timestamp accepted from `key`, remembered across restarts when the store can.
     func lastAcceptedTimestamp(from key: SigningPublicKey) -> UInt64? {
@@ -218,8 +217,8 @@ final class NodeCore {
         dialer.retry = nil
         let handshake: InitiatorHandshake
         do {
-            handshake = try InitiatorHandshake(identity: linkIdentity, pinnedPeer: key, cipher: configuration.cipher,
-                                               timestamp: nextHandshakeTimestamp())
+            handshake = try InitiatorHandshake(identity: linkIdentity, pinnedPeer: key, pinnedStaticKey: trusted.staticKey(of: key),
+                                               cipher: configuration.cipher, timestamp: nextHandshakeTimestamp())
         } catch {
             emit(.error(message: "Cannot dial \(dialer.peer.name): its key cannot be used for a handshake."))
             return

@@ -37,10 +37,13 @@ public struct TrustedPeersError: Error, Equatable, CustomStringConvertible {
 public struct TrustedPeers: Equatable, Sendable {
     /// The peers in file order.
     public private(set) var peers: [PinnedPeer]
+    /// Each pinned key's X25519 form (PROTOCOL.md 1), converted once when it is pinned: a responder
+    /// needs it in every handshake, and the conversion costs about as much as a DH.
+    private var staticKeys: [SigningPublicKey: KeyAgreementPublicKey] = [:]
 
     /// Parses the file's text; the first malformed line is reported with its number.
     public init(parsing text: String) throws(TrustedPeersError) {
-        var peers: [PinnedPeer] = []
+        peers = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let content = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
@@ -50,15 +53,14 @@ public struct TrustedPeers: Equatable, Sendable {
                 throw TrustedPeersError(line: number, problem: "expected NAME KEY [HOST:PORT]")
             }
             let peer = try Self.peer(name: String(fields[0]), key: String(fields[1]), address: fields.count == 3 ? String(fields[2]) : nil, line: number)
-            if peers.contains(where: { $0.name == peer.name }) {
+            if self.peer(named: peer.name) != nil {
                 throw TrustedPeersError(line: number, problem: "the name \(peer.name) is used twice")
             }
-            if peers.contains(where: { $0.key == peer.key }) {
+            if staticKeys[peer.key] != nil {
                 throw TrustedPeersError(line: number, problem: "that key is already pinned under another name")
             }
-            peers.append(peer)
+            try append(peer, line: number)
         }
-        self.peers = peers
     }
 
     /// Validates one peer's fields as a person or the file gives them.
@@ -88,6 +90,9 @@ public struct TrustedPeers: Equatable, Sendable {
     /// The peer pinned with `key`.
     public func peer(withKey key: SigningPublicKey) -> PinnedPeer? { peers.first { $0.key == key } }
 
+    /// The X25519 form of `key` if it is pinned, nil if it is not.
+    public func staticKey(of key: SigningPublicKey) -> KeyAgreementPublicKey? { staticKeys[key] }
+
     /// Adds a peer; throws if its name or key is already pinned.
     public mutating func add(_ peer: PinnedPeer) throws(TrustedPeersError) {
         if let existing = self.peer(named: peer.name) {
@@ -96,6 +101,15 @@ public struct TrustedPeers: Equatable, Sendable {
         if let existing = self.peer(withKey: peer.key) {
             throw TrustedPeersError(line: 0, problem: "that key is already pinned as \(existing.name)")
         }
+        try append(peer, line: 0)
+    }
+
+    /// Pins a peer known to be new, with its key's X25519 form.
+    private mutating func append(_ peer: PinnedPeer, line: Int) throws(TrustedPeersError) {
+        guard let staticKey = try? peer.key.keyAgreementKey() else {
+            throw TrustedPeersError(line: line, problem: "the key cannot be used for a handshake (it has no X25519 form)")
+        }
+        staticKeys[peer.key] = staticKey
         peers.append(peer)
     }
 
@@ -103,6 +117,7 @@ public struct TrustedPeers: Equatable, Sendable {
     @discardableResult
     public mutating func remove(named name: String) -> PinnedPeer? {
         guard let index = peers.firstIndex(where: { $0.name == name }) else { return nil }
+        staticKeys[peers[index].key] = nil
         return peers.remove(at: index)
     }
 

@@ -247,6 +247,20 @@ struct HostileInputTests {
         await target.stop()
     }
 
+    @Test func aKeyPinnedWhileTheNodeRunsIsAcceptedFromThen() async throws {
+        let target = try await TargetNode()
+        let carol = SigningPrivateKey()
+        let refused = try WireTestClient(port: target.port)
+        #expect(throws: WireTestClient.Failure.self) { try refused.handshake(as: carol, to: target.node.key) }
+        #expect(await target.rejection("key not pinned")?.key == carol.publicKey)
+
+        // As `meshchat peer add` does: the line is appended to the file the node watches.
+        try NodeHome(explicit: target.directory).addPeer(PinnedPeer(name: "carol", key: carol.publicKey, address: nil))
+        #expect(await target.events.first { $0 == .notice("carol is now trusted.") } != nil)
+        _ = try target.linkedClient(as: carol)
+        await target.stop()
+    }
+
     @Test func replayedMessage1IsClosedWithoutReply() async throws {
         let target = try await TargetNode()
         let first = try target.linkedClient()
