@@ -80,6 +80,28 @@ import Testing
         #expect(try store.integrityCheck())
     }
 
+    /// Replay protection reads and writes through cached statements and single-statement commits:
+    /// each read sees the last write, one made inside a transaction joins it, and a rollback undoes it.
+    @Test func handshakeTimestampsReadBackTheLatestAndJoinATransaction() throws {
+        struct Abort: Error {}
+        let store = try SQLiteMessageStore.inMemory()
+        let bob = Author()
+        for timestamp: UInt64 in [5, 9, 7] {
+            try store.setLastAcceptedTimestamp(timestamp, from: bob.publicKey)
+            #expect(try store.lastAcceptedTimestamp(from: bob.publicKey) == timestamp)
+            try store.setLastHandshakeTimestamp(timestamp + 1)
+            #expect(try store.lastHandshakeTimestamp() == timestamp + 1)
+        }
+        #expect(throws: Abort.self) {
+            try store.transaction {
+                try store.setLastAcceptedTimestamp(100, from: bob.publicKey)
+                #expect(try store.lastAcceptedTimestamp(from: bob.publicKey) == 100)
+                throw Abort()
+            }
+        }
+        #expect(try store.lastAcceptedTimestamp(from: bob.publicKey) == 7)
+    }
+
     @Test func pruneByAgeKeepsTheFrontierAndHighestSeq() throws {
         let start = Date(timeIntervalSince1970: 1_700_000_000)
         let clock = ManualClock(start)
