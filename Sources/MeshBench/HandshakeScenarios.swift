@@ -9,14 +9,19 @@ import Glibc
 
 /// The bench as a Noise IK initiator (the node's own `InitiatorHandshake`), dialing a node that pinned it.
 struct BenchInitiator {
-    let identity: SigningPrivateKey
+    /// Made once, as a node makes its own: both derive the keys a handshake needs only once.
+    let identity: LinkIdentity
     let nodeKey: SigningPublicKey
+    let nodeStaticKey: KeyAgreementPublicKey
     let port: Int
     /// The last handshake timestamp sent: "strictly increasing over every handshake message a node sends".
     private var lastTimestamp: UInt64 = 0
 
-    init(identity: SigningPrivateKey, nodeKey: SigningPublicKey, port: Int) {
-        self.identity = identity; self.nodeKey = nodeKey; self.port = port
+    init(identity: SigningPrivateKey, nodeKey: SigningPublicKey, port: Int) throws {
+        self.identity = LinkIdentity(signingKey: identity, nickname: "bench", listenPort: 0, preSharedKey: nil)
+        self.nodeKey = nodeKey
+        nodeStaticKey = try nodeKey.keyAgreementKey()
+        self.port = port
     }
 
     /// How long the bench waits for message 2 before it calls the handshake failed.
@@ -30,9 +35,8 @@ struct BenchInitiator {
         var wallClock = timespec()
         clock_gettime(CLOCK_REALTIME, &wallClock)
         lastTimestamp = max(UInt64(wallClock.tv_sec) * 1_000_000_000 + UInt64(wallClock.tv_nsec), lastTimestamp + 1)
-        var initiator = try InitiatorHandshake(
-            identity: LinkIdentity(signingKey: identity, nickname: "bench", listenPort: 0, preSharedKey: nil),
-            pinnedPeer: nodeKey, cipher: .chaChaPoly, timestamp: lastTimestamp)
+        var initiator = try InitiatorHandshake(identity: identity, pinnedPeer: nodeKey, pinnedStaticKey: nodeStaticKey,
+                                               cipher: .chaChaPoly, timestamp: lastTimestamp)
         try socket.send(initiator.start())
         var decoder = FrameDecoder()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -75,7 +79,10 @@ extension NodeScenarios {
         let deadline = start + UInt64(duration * 1e9)
         let sources = Shared(0)
         onThreads(identities.count) { index in
-            var initiator = BenchInitiator(identity: identities[index], nodeKey: ready.key, port: ready.port)
+            guard var initiator = try? BenchInitiator(identity: identities[index], nodeKey: ready.key, port: ready.port) else {
+                failure.store("the node's key has no X25519 form")
+                return
+            }
             while Monotonic.now() < deadline {
                 do {
                     let source = sources.update { number -> Int in number += 1; return number }
@@ -116,7 +123,7 @@ extension NodeScenarios {
         guard let before = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
         var open: [LoopbackSocket] = []
         for (index, identity) in identities.enumerated() {
-            var initiator = BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
+            var initiator = try BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
             open.append(try initiator.connect(from: Self.loopbackSource(index + 1)).0)
         }
         try node.waitFor(count: identities.count, of: "link-up")
