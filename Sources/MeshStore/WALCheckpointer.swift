@@ -6,7 +6,8 @@ import Synchronization
 extension SQLiteMessageStore {
     /// When the WAL is checkpointed, in pages (of 4 KiB by default).
     public struct CheckpointLimits: Sendable, Equatable {
-        /// SQLite's own automatic checkpoint threshold: a background checkpoint starts here.
+        /// In the background from SQLite's own automatic threshold, 1,000 pages; on the committing
+        /// thread from 4,000 (16 MiB), which only a writer faster than the background reaches.
         public static let `default` = CheckpointLimits(background: 1_000, inline: 4_000)
 
         /// WAL length from which a background checkpoint is asked for after each commit.
@@ -34,7 +35,9 @@ extension SQLiteMessageStore {
 /// writer or wait for it. A PASSIVE checkpoint cannot always finish while the writer keeps
 /// committing, and the WAL only starts over from its beginning once everything in it is copied, so
 /// past `CheckpointLimits.inline` pages the committing thread checkpoints itself, as SQLite would
-/// have; that copy is short, because the background has already copied almost everything.
+/// have, after any background pass under way; that copy is short, because the background has
+/// already copied almost everything. The store's one connection is the only reader and writer, so
+/// that checkpoint copies the whole WAL.
 final class WALCheckpointer: Sendable {
     /// The most PASSIVE passes in one background run: each copies what was committed during the
     /// one before, so a few passes normally catch up with a writer that keeps committing.
@@ -78,7 +81,7 @@ final class WALCheckpointer: Sendable {
     /// After each commit of the writer `db`, on the committing thread, with the WAL's length.
     fileprivate func committed(writer db: OpaquePointer?, walPages: Int) {
         if walPages >= limits.inline {
-            // Nothing else writes or reads meanwhile, so this copies the whole WAL and the next commit starts it over.
+            // Copies the whole WAL (nothing else reads or writes), so the next commit starts it over.
             pass.withLock { _ in _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) }
         } else if walPages >= limits.background, !running.exchange(true, ordering: .acquiringAndReleasing) {
             worker.async { [self] in
