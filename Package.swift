@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "MeshStore", dependencies: [
             "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "GRDB", package: "GRDB.swift"),
+            // The raw connection's WAL hook (WALCheckpointer), which GRDB does not wrap.
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "MeshChatUI", dependencies: ["MeshWire"]),
         .target(name: "MeshNode", dependencies: [

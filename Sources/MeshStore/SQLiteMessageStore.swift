@@ -31,6 +31,8 @@ public final class SQLiteMessageStore: MessageStore {
     public let options: Options
     private let queue: DatabaseQueue
     private var lock: StoreLock?
+    /// Checkpoints the WAL off the committing thread; nil in memory, and once closed.
+    private var checkpointer: WALCheckpointer?
     /// The connection of the `transaction` in progress, so calls inside it join it rather than
     /// re-entering the queue (which GRDB forbids).
     private var activeDatabase: Database?
@@ -71,6 +73,9 @@ public final class SQLiteMessageStore: MessageStore {
                 try db.execute(sql: "PRAGMA synchronous = \(options.synchronous.pragmaValue)")
             }
             try Schema.migrator.migrate(queue)
+            let checkpointer = try WALCheckpointer(path: path, limits: options.checkpoint)
+            queue.inDatabase { checkpointer.attach(to: $0) }
+            self.checkpointer = checkpointer
         } catch {
             try? queue.close()
             lock.release()
@@ -95,15 +100,28 @@ public final class SQLiteMessageStore: MessageStore {
     /// Closes the database and releases the lock, so another store may open the file. The store
     /// must not be used afterwards. Dropping the last reference does the same.
     public func close() throws(StoreError) {
-        do { try queue.close() } catch { throw failure(error) }
+        do {
+            try closeCheckpointer()
+            try queue.close()
+        } catch { throw failure(error) }
         lock?.release()
         lock = nil
     }
 
     deinit {
-        // The connection closes before the lock goes, so the next node never meets a live connection.
+        // The connections close before the lock goes, so the next node never meets a live connection.
+        try? closeCheckpointer()
         try? queue.close()
         lock?.release()
+    }
+
+    /// Stops background checkpoints before the writer closes, so the writer, closing last, still
+    /// checkpoints and removes the WAL as SQLite does.
+    private func closeCheckpointer() throws {
+        guard let checkpointer else { return }
+        self.checkpointer = nil
+        queue.inDatabase { checkpointer.detach(from: $0) }
+        try checkpointer.close()
     }
 
     // MARK: - MessageStore

@@ -67,15 +67,19 @@ extension SQLiteMessageStore {
         /// The clock used for `stored_at` and for refusing envelopes older than the window;
         /// injected so tests control time.
         public var now: @Sendable () -> Date = { Date() }
+        /// When the WAL is checkpointed (`WALCheckpointer`).
+        public var checkpoint: CheckpointLimits = .default
 
-        /// The defaults: `.normal`, `.default` retention, no owner, the system clock.
+        /// The defaults: `.normal`, `.default` retention, no owner, the system clock, `.default` checkpoints.
         public init(synchronous: Durability = .normal, retention: Retention = .default,
-                    owner: SigningPublicKey? = nil, now: @escaping @Sendable () -> Date = { Date() })
+                    owner: SigningPublicKey? = nil, now: @escaping @Sendable () -> Date = { Date() },
+                    checkpoint: CheckpointLimits = .default)
         {
             self.synchronous = synchronous
             self.retention = retention
             self.owner = owner
             self.now = now
+            self.checkpoint = checkpoint
         }
     }
 }

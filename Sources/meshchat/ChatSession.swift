@@ -19,7 +19,10 @@ final class ChatSession: Sendable {
     }
 
     private enum Input: Sendable {
-        case bytes([UInt8])
+        /// Keys typed at the terminal.
+        case keys([UInt8])
+        /// A script's command (anything but room text), to carry out before `done` is signalled.
+        case command(Result<ChatCommand, ChatCommandError>, done: DispatchSemaphore)
         case endOfInput
         case signal
     }
@@ -198,98 +201,139 @@ final class ChatSession: Sendable {
             continuation.yield(.signal)
         }.start()
         // Standard input is read on its own thread: the read blocks, and nothing else may wait on it.
-        let reader = Thread {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                continuation.yield(.bytes(Array(buffer[0..<count])))
+        let reader = interactive
+            ? Thread {
+                Self.readStandardInput { continuation.yield(.keys(Array($0))) }
+                continuation.yield(.endOfInput)
             }
-            continuation.yield(.endOfInput)
-        }
+            : Thread { self.readScript(node: node, commands: continuation) }
         reader.start()
+        defer { scriptPosting.withLock { $0 = false } }
 
-        var pendingLine = [UInt8]()
         for await input in inputs {
             switch input {
-            case .signal:
+            case .signal, .endOfInput:
                 return
-            case .endOfInput:
-                // A script's node keeps running after end of input; a person's Ctrl-D is handled by the editor.
-                if interactive { return }
-                if !pendingLine.isEmpty, await !handle(line: String(decoding: pendingLine, as: UTF8.self), node: node) { return }
-                pendingLine.removeAll()
-            case .bytes(let bytes):
-                if interactive {
-                    let events = state.withLock { $0.editor.feed(bytes) }
-                    for event in events {
-                        switch event {
-                        case .submit(let line):
-                            if await !handle(line: line, node: node) { return }
-                        case .lineChanged:
-                            state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
-                        case .endOfInput, .interrupt:
-                            return
-                        case .redraw:
-                            state.withLock { Self.writeNow($0.screen.clearScreen(editor: $0.editor)) }
-                        case .bell:
-                            write("\u{07}")
-                        }
+            case let .command(command, done):
+                if await !handle(command, node: node) { return } // the reader stays parked on `done`
+                done.signal()
+            case .keys(let bytes):
+                let events = state.withLock { $0.editor.feed(bytes) }
+                for event in events {
+                    switch event {
+                    case .submit(let line):
+                        if await !handle(ChatCommand.parse(line), node: node) { return }
+                    case .lineChanged:
+                        state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
+                    case .endOfInput, .interrupt:
+                        return
+                    case .redraw:
+                        state.withLock { Self.writeNow($0.screen.clearScreen(editor: $0.editor)) }
+                    case .bell:
+                        write("\u{07}")
                     }
-                } else {
-                    pendingLine += bytes
-                    var lines: [String] = []
-                    var start = pendingLine.startIndex
-                    while let newline = pendingLine[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                        var end = newline
-                        if end > start, pendingLine[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-                        lines.append(String(decoding: pendingLine[start..<end], as: UTF8.self))
-                        start = newline + 1
-                    }
-                    pendingLine.removeSubrange(..<start)
-                    if await !handle(lines: lines, node: node) { return }
                 }
             }
+        }
+    }
+
+    /// Calls `received` with each read's bytes until end of input or a read error.
+    private static func readStandardInput(_ received: (ArraySlice<UInt8>) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            received(buffer[0..<count])
         }
     }
 
     /// The most room texts posted in one trip to the node (one store commit): enough to share the
     /// cost, few enough that the node's loop is never held up long.
     static let postBatchLimit = 128
+    /// The most runs of script text handed to the node and not yet done: a script that writes
+    /// faster than the node stores waits in `read`, so what is queued stays bounded.
+    static let postBatchesInFlight = 8
 
-    /// Carries out lines from a script in order, posting runs of room text together; false means quit.
-    private func handle(lines: [String], node: Node) async -> Bool {
-        var index = lines.startIndex
-        while index < lines.endIndex {
-            var texts: [String] = []
-            while index < lines.endIndex, texts.count < Self.postBatchLimit, case .success(.say(let text)) = ChatCommand.parse(lines[index]) {
-                texts.append(text)
-                index += 1
+    /// Free places for runs in flight (`postBatchesInFlight`).
+    private let postSlots = DispatchSemaphore(value: postBatchesInFlight)
+    /// Runs in flight, so a command or an error waits until the lines before it are carried out and shown.
+    private let postsInFlight = DispatchGroup()
+    /// False once the session ends: no run may reach the node after it stops.
+    private let scriptPosting = Mutex(true)
+
+    /// Carries out a script's lines in order, on the calling (reader) thread, until end of input.
+    ///
+    /// Runs of room text go from here straight to the node's loop; each command is handed to the
+    /// session's task and reading waits until it is done (a `/join` changes where the next text goes).
+    /// After end of input the node keeps running until a signal or `/quit`.
+    private func readScript(node: Node, commands: AsyncStream<Input>.Continuation) {
+        var splitter = ScriptLines()
+        var texts: [String] = []
+        func postTexts() {
+            guard !texts.isEmpty else { return }
+            postSlots.wait()
+            postsInFlight.enter()
+            let run = texts
+            texts.removeAll()
+            let posted = scriptPosting.withLock { posting in
+                if posting { node.post(run) { self.showPosted($0) } }
+                return posting
             }
-            if texts.isEmpty {
-                if await !handle(line: lines[index], node: node) { return false }
-                index += 1
-                continue
+            if !posted {
+                postsInFlight.leave()
+                postSlots.signal()
             }
-            do {
-                for outcome in try await node.post(texts) {
-                    switch outcome {
-                    case .success(let sent): show(sent)
-                    case .failure(let error): show(.error(message: "\(error)"))
-                    }
-                }
-            } catch {
-                for _ in texts { show(.error(message: "\(error)")) }
-            }
-            flushOutput()
         }
-        return true
+        // What was posted before is carried out and shown first.
+        func finishPosts() {
+            postTexts()
+            postsInFlight.wait()
+        }
+        func carryOut(_ lines: [ScriptLines.Line]) {
+            for line in lines {
+                switch line {
+                case .text(let text):
+                    let command = ChatCommand.parse(text)
+                    switch command {
+                    case .success(.say(let text)):
+                        texts.append(text)
+                        if texts.count == Self.postBatchLimit { postTexts() }
+                    case .success(.empty):
+                        break
+                    default:
+                        finishPosts()
+                        let done = DispatchSemaphore(value: 0)
+                        commands.yield(.command(command, done: done))
+                        done.wait()
+                    }
+                case .tooLong:
+                    finishPosts()
+                    showNow(.error(message: "An input line longer than \(ScriptLines.maxLineBytes) bytes was dropped; a text is at most \(ChatCommand.maxTextBytes) bytes."))
+                }
+            }
+            postTexts()
+        }
+        Self.readStandardInput { carryOut(splitter.feed($0)) }
+        carryOut(splitter.finish().map { [$0] } ?? [])
     }
 
-    /// Carries out one typed line; false means quit.
-    private func handle(line: String, node: Node) async -> Bool {
-        switch ChatCommand.parse(line) {
+    /// Shows the outcomes of a run of posted texts; called on the node's loop.
+    private func showPosted(_ outcomes: [Result<NodeEvent, any Error>]) {
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let sent): show(sent)
+            case .failure(let error): show(.error(message: "\(error)"))
+            }
+        }
+        flushOutput()
+        postsInFlight.leave()
+        postSlots.signal()
+    }
+
+    /// Carries out one parsed line; false means quit.
+    private func handle(_ parsed: Result<ChatCommand, ChatCommandError>, node: Node) async -> Bool {
+        switch parsed {
         case .failure(let error):
             report(error.description)
         case .success(let command):

@@ -238,6 +238,18 @@ final class NodeProcess: @unchecked Sendable {
         input.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
+    /// Writes raw bytes to the node's standard input, newline or not.
+    func send(_ bytes: Data) {
+        input.fileHandleForWriting.write(bytes)
+    }
+
+    /// The node's resident memory (`VmRSS`), in bytes.
+    func residentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     /// Stops the node with SIGTERM and waits for it to exit.
     func stop() {
         guard process.isRunning else { return }

@@ -36,4 +36,25 @@ struct ScriptInputTests {
         let sent = pair.nodeA.allEvents.filter { $0["event"] as? String == "sent" }
         #expect(sent.compactMap { $0["seq"] as? Int } == Array(1...count))
     }
+
+    @Test("input with no newline (< /dev/zero) is dropped as it streams, said once, and the next line still posts")
+    func anEndlessLineIsDroppedWithoutGrowingMemory() async throws {
+        let home = TestHome("zero")
+        _ = try home.initialize(name: "zed")
+        let node = try NodeProcess(home: home)
+        _ = try await node.listenPort()
+        let before = try node.residentBytes()
+        // 32 MiB of NUL bytes and no newline yet: the error comes before the line has ended.
+        let chunk = Data(count: 1 << 20)
+        for _ in 0..<32 { node.send(chunk) }
+        let error = try await node.waitFor(event: "error")
+        #expect((error["message"] as? String ?? "").contains("dropped"))
+        // The write of the last MiB returned, so the node has read all but a pipe's worth of it.
+        #expect(try node.residentBytes() - before < 8 << 20)
+        node.send(Data("\r\nafter\n".utf8))
+        try await node.waitFor(event: "sent", where: ["seq": "1"])
+        #expect(node.allEvents.filter { $0["event"] as? String == "error" }.count == 1)
+        #expect(try home.historyTexts(["--room", "general"]) == ["after"])
+        node.stop()
+    }
 }
