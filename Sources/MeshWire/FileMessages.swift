@@ -25,7 +25,7 @@ public enum FileMessageType {
 public enum FileBounds {
     /// A transfer id is 16 random bytes: collisions between two nodes' transfers are out of reach.
     public static let transferIDByteCount = 16
-    /// A hash is BLAKE2b-256 of the whole file: 32 bytes, like a message id (PROTOCOL.md 6).
+    /// A hash is SHA-256 of the whole file: 32 bytes (docs/file-transfer.md).
     public static let hashByteCount = 32
     /// An offered name is a `str` of 1..255 bytes: the longest file name most file systems keep
     /// (NAME_MAX). The receiver still makes its own safe name from it.
@@ -104,7 +104,7 @@ public struct FileOffer: Equatable, Sendable {
     public var name: String
     /// The size in bytes.
     public var size: UInt64
-    /// BLAKE2b-256 of the whole file.
+    /// SHA-256 of the whole file.
     public var hash: [UInt8]
 
     /// An offer; a name or hash outside the bounds is our own mistake.
