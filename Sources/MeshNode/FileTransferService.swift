@@ -281,7 +281,7 @@ final class FileTransferService {
         return nil
     }
 
-    private func write(_ id: FileTransferID, offset: UInt64, data: [UInt8]) -> Bool {
+    private func write(_ id: FileTransferID, offset: UInt64, data: ArraySlice<UInt8>) -> Bool {
         guard let fd = descriptors[id] else { return false }
         var written = 0
         while written < data.count {

@@ -126,7 +126,8 @@ public enum FileMessage: Equatable, Sendable {
     /// FILE_ACCEPT: `id16`, `u64 offset` (the bytes the receiver already holds).
     case accept(id: FileTransferID, offset: UInt64)
     /// FILE_CHUNK: `id16`, `u64 offset`, then 1..65494 bytes of the file to the end of the plaintext.
-    case chunk(id: FileTransferID, offset: UInt64, data: [UInt8])
+    /// `data` may share the storage of the plaintext it was parsed from.
+    case chunk(id: FileTransferID, offset: UInt64, data: ArraySlice<UInt8>)
     /// FILE_REFUSE: `id16`, `u8 reason`.
     case refuse(id: FileTransferID, reason: FileStopReason)
     /// FILE_CANCEL: `id16`, `u8 reason`.
@@ -185,7 +186,8 @@ public enum FileMessage: Equatable, Sendable {
     }
 
     /// Parses the body of a plaintext of file type `type` (the bytes after the type byte), exactly.
-    /// A `type` outside the known ones is the caller's mistake: unknown types are ignored.
+    /// A `type` outside the known ones is the caller's mistake: unknown types are ignored. Given an
+    /// `Array`, a chunk's data is a slice of it, not a copy.
     public static func parse(type: UInt8, body: some Collection<UInt8>) throws(WireError) -> FileMessage {
         var reader = ByteReader(body)
         let id = FileTransferID(try reader.raw(FileBounds.transferIDByteCount))
@@ -201,7 +203,7 @@ public enum FileMessage: Equatable, Sendable {
             message = .accept(id: id, offset: try reader.u64())
         case FileMessageType.chunk:
             let offset = try reader.u64()
-            let data = reader.rest()
+            let data = reader.restSharingStorage()
             // An empty chunk moves nothing and could only make a receiver spin.
             guard !data.isEmpty else { throw .lengthOutOfRange }
             // Each chunk's end must be a valid file offset.

@@ -176,7 +176,7 @@ struct FileTransferProcessTests {
         let hash = HashFunction.sha256.hash(content)
         try client.sendPlaintextBytes(FileMessage.offer(FileOffer(id: id, name: "../../evil", size: UInt64(content.count), hash: hash)).encoded())
         try expectFileMessage(from: client, .accept(id: id, offset: 0))
-        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: content).encoded())
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: content[...]).encoded())
         try expectFileMessage(from: client, .received(id: id))
 
         let received = try await bob.waitFor("file-received", Self.isFileEvent("file-received", id: id.hex))
@@ -210,8 +210,8 @@ struct FileTransferProcessTests {
         try client.sendPlaintextBytes(FileMessage.offer(offer).encoded())
         try expectFileMessage(from: client, .accept(id: id, offset: 0))
         let split = FileBounds.maxChunkDataByteCount
-        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: Array(sent[..<split])).encoded())
-        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: UInt64(split), data: Array(sent[split...])).encoded())
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: sent[..<split]).encoded())
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: UInt64(split), data: sent[split...]).encoded())
         try expectFileMessage(from: client, .cancel(id: id, reason: .hashMismatch))
 
         let failed = try await bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: id.hex))

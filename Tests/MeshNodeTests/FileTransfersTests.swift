@@ -82,7 +82,7 @@ private struct BackToBack {
             }
             let start = Int(offset), end = min(file.count, start + maxLength)
             chunkOffsets.append(offset)
-            let data = Array(file[start..<end])
+            let data = file[start..<end]
             // The owner records the chunk as sent before any answer can arrive, as on a real loop.
             let sent = sender.chunkSent(id, count: data.count)
             run([.send(.chunk(id: id, offset: offset, data: data), to: bob)], on: .alice)
@@ -219,7 +219,7 @@ struct FileTransfersTests {
             var pair = BackToBack(size: Self.size)
             pair.cutAfterChunks = 0
             pair.send()
-            let actions = pair.receiver.receive(.chunk(id: pair.id, offset: offset, data: [UInt8](repeating: 0, count: length)), from: pair.alice)
+            let actions = pair.receiver.receive(.chunk(id: pair.id, offset: offset, data: ArraySlice(repeating: 0, count: length)), from: pair.alice)
             #expect(actions.first == .send(.cancel(id: pair.id, reason: reason), to: pair.alice))
             #expect(pair.receiver.transfers.isEmpty)
         }
