@@ -120,8 +120,9 @@ struct FileTransferProcessTests {
     @Test func aTransferCutByKillingTheReceiverResumes() async throws {
         let pair = try await FilePair()
         defer { pair.stop() }
-        // Large enough that the kill lands mid-way even when the test reacts slowly on a loaded machine.
-        let size = 200 * 1_000_000
+        // Large enough that the kill lands mid-way even when the test reacts slowly on a loaded machine:
+        // with the receiver's hash off its loop, 200 MB could finish before a test descheduled for a second.
+        let size = 1_000 * 1_000_000
         let file = try Self.randomFile(size: size)
         defer { Self.removeBigFiles(file.path, pair) }
         let sending = pair.sendFile(file.path)
