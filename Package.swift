@@ -17,6 +17,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // glibc's <malloc.h> for `meshchat start`'s malloc settings (Sources/meshchat/MallocSettings.swift).
+        .systemLibrary(name: "CMalloc"),
         .target(name: "MeshCrypto", dependencies: ["CSodium", "COpenSSL"]),
         .target(name: "MeshNoise", dependencies: ["MeshCrypto"]),
         .target(name: "MeshWire", dependencies: ["MeshCrypto"]),
@@ -36,6 +38,7 @@ let package = Package(
         ]),
         .executableTarget(name: "meshchat", dependencies: [
             "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
+            .target(name: "CMalloc", condition: .when(platforms: [.linux])),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a node says about file transfers (docs/file-transfer.md lists the JSON fields). Ids are
-/// 32 hex digits, hashes 64 lowercase hex digits of BLAKE2b-256, peers this node's pinned names.
+/// 32 hex digits, hashes 64 lowercase hex digits of SHA-256, peers this node's pinned names.
 public enum FileEvent: Sendable, Equatable {
     /// A peer offers a file (receiver).
     case offered(id: String, peer: String, name: String, size: UInt64, hash: String)

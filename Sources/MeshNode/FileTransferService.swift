@@ -5,7 +5,8 @@ import NIOCore
 
 /// Carries out what `FileTransfers` decides: reads files being sent in chunks while the link has
 /// room, writes received chunks to `downloads/.partial/`, checks the hash and moves the file into
-/// `downloads/`, and reports events. Hashing whole files runs off the loop so links stay lively.
+/// `downloads/`, and reports events. Hashing runs off the loop (the sender's before the offer, the
+/// receiver's on `PartialFileHasher`'s thread while chunks arrive) so links stay lively.
 ///
 /// Runs on the node's loop, owned by `NodeCore` (which serialises every call).
 final class FileTransferService {
@@ -14,8 +15,6 @@ final class FileTransferService {
     static let chunksPerTick = 64
     /// At most one `file-progress` per transfer in this interval (the last byte is always reported).
     static let progressInterval: TimeAmount = .milliseconds(250)
-    /// What is read at a time when a whole file is hashed.
-    static let hashBufferBytes = 1 << 20
 
     private unowned let core: NodeCore
     private var machine: FileTransfers
@@ -27,10 +26,9 @@ final class FileTransferService {
     /// the transfer (re)started. The first report of movement is never held back, so a person (or
     /// a test) sees at once that a transfer is under way and from where.
     private var lastProgress: [FileTransferID: (at: NIODeadline, bytes: UInt64, moving: Bool)] = [:]
-    /// The hash of a received file, computed as its chunks arrive in order, so the check at the end
-    /// costs no second pass over the file. Only for transfers received from byte 0 in this process;
-    /// a resumed one is hashed from disk at the end instead (off the loop).
-    private var incomingHashes: [FileTransferID: Blake2b256Stream] = [:]
+    /// The hash of each file being received, kept up with the written bytes on its own thread, so
+    /// the check at the end costs no second pass over the file and no time on the loop.
+    private var incomingHashes: [FileTransferID: PartialFileHasher] = [:]
     /// Who waits for an outgoing transfer's end (`meshchat send-file`).
     private var waiters: [FileTransferID: [(Result<FileEvent, HomeError>) -> Void]] = [:]
 
@@ -79,7 +77,7 @@ final class FileTransferService {
         let service = NIOLoopBound(self, eventLoop: loop)
         let started = NIOLoopBound(started, eventLoop: loop)
         DispatchQueue.global(qos: .utility).async {
-            let hash = Self.hashFile(fd: fd, size: size)
+            let hash = FileHash.of(fd: fd, size: size)
             loop.execute {
                 let service = service.value, started = started.value
                 guard let hash else {
@@ -272,12 +270,18 @@ final class FileTransferService {
             close(fd)
             return .cannotStore
         }
+        // A resumed transfer's hash starts with the bytes already held.
+        guard let hasher = PartialFileHasher.reading(partialPath(id)) else {
+            close(fd)
+            return .cannotStore
+        }
+        hasher.written(upTo: offset)
         descriptors[id] = fd
-        incomingHashes[id] = offset == 0 ? Blake2b256Stream() : nil
+        incomingHashes[id] = hasher
         return nil
     }
 
-    private func write(_ id: FileTransferID, offset: UInt64, data: [UInt8]) -> Bool {
+    private func write(_ id: FileTransferID, offset: UInt64, data: ArraySlice<UInt8>) -> Bool {
         guard let fd = descriptors[id] else { return false }
         var written = 0
         while written < data.count {
@@ -286,22 +290,25 @@ final class FileTransferService {
             guard count > 0 else { return false }
             written += count
         }
-        incomingHashes[id]?.update(data)
+        incomingHashes[id]?.written(upTo: offset + UInt64(data.count))
         return true
     }
 
-    /// Hashes the partial file off the loop; if it matches, links it into `downloads/` under a safe,
-    /// unused name (link(2) never replaces a file or follows a symlink there), then reports.
+    /// Once the partial file's hash is complete (off the loop), if it matches, links the file into
+    /// `downloads/` under a safe, unused name (link(2) never replaces a file or follows a symlink
+    /// there), then reports.
     private func verifyAndStore(_ id: FileTransferID) {
         guard let transfer = machine[id] else { return }
         closeDescriptor(id)
+        guard let hasher = incomingHashes.removeValue(forKey: id) else {
+            return perform(machine.stored(id, failure: .cannotStore))
+        }
         let partial = partialPath(id), offerFile = offerPath(id), downloads = downloadsDirectory
         let offer = transfer.offer
-        let knownHash = incomingHashes.removeValue(forKey: id)?.finish()
         let loop = core.eventLoop
         let service = NIOLoopBound(self, eventLoop: loop)
-        DispatchQueue.global(qos: .utility).async {
-            let outcome = Self.verifyAndLink(partial: partial, offer: offer, knownHash: knownHash, into: downloads)
+        hasher.finish(size: offer.size) { hash in
+            let outcome = Self.verifyAndLink(partial: partial, offer: offer, hash: hash, into: downloads)
             if case .stored = outcome {
                 unlink(partial)
                 unlink(offerFile)
@@ -325,14 +332,7 @@ final class FileTransferService {
         case failed(FileStopReason)
     }
 
-    private static func verifyAndLink(partial: String, offer: FileOffer, knownHash: [UInt8]?, into downloads: String) -> StoreOutcome {
-        var hash = knownHash
-        if hash == nil {
-            let fd = open(partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { return .failed(.cannotStore) }
-            hash = hashFile(fd: fd, size: offer.size)
-            close(fd)
-        }
+    private static func verifyAndLink(partial: String, offer: FileOffer, hash: [UInt8]?, into downloads: String) -> StoreOutcome {
         guard let hash else { return .failed(.cannotStore) }
         guard hash == offer.hash else { return .failed(.hashMismatch) }
         let safe = SafeFileName.make(from: offer.name)
@@ -347,22 +347,6 @@ final class FileTransferService {
             return errno == EEXIST
         }
         return chosen.map { .stored(path: $0) } ?? .failed(.cannotStore)
-    }
-
-    /// BLAKE2b-256 of the first `size` bytes of `fd`; nil if they cannot all be read.
-    static func hashFile(fd: Int32, size: UInt64) -> [UInt8]? {
-        let stream = Blake2b256Stream()
-        var buffer = [UInt8](repeating: 0, count: hashBufferBytes)
-        var offset: UInt64 = 0
-        while offset < size {
-            let want = Int(min(UInt64(hashBufferBytes), size - offset))
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return nil }
-            buffer.withUnsafeBytes { stream.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            offset += UInt64(count)
-        }
-        return stream.finish()
     }
 
     /// Creates `path` (mode 0700) if missing; false if it cannot, or if it is not a real directory.

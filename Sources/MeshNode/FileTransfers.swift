@@ -18,7 +18,7 @@ enum FileTransferAction: Equatable {
     /// Make the partial file hold exactly the first `offset` bytes and start taking chunks.
     case beginReceiving(FileTransferID, offset: UInt64)
     /// Write chunk bytes at `offset` of the partial file.
-    case write(FileTransferID, offset: UInt64, data: [UInt8])
+    case write(FileTransferID, offset: UInt64, data: ArraySlice<UInt8>)
     /// Every byte is in: hash the partial file, and if it matches, move it into `downloads/`;
     /// report with `stored(_:failure:)`.
     case verifyAndStore(FileTransferID)

@@ -25,7 +25,7 @@ public enum FileMessageType {
 public enum FileBounds {
     /// A transfer id is 16 random bytes: collisions between two nodes' transfers are out of reach.
     public static let transferIDByteCount = 16
-    /// A hash is BLAKE2b-256 of the whole file: 32 bytes, like a message id (PROTOCOL.md 6).
+    /// A hash is SHA-256 of the whole file: 32 bytes (docs/file-transfer.md).
     public static let hashByteCount = 32
     /// An offered name is a `str` of 1..255 bytes: the longest file name most file systems keep
     /// (NAME_MAX). The receiver still makes its own safe name from it.
@@ -104,7 +104,7 @@ public struct FileOffer: Equatable, Sendable {
     public var name: String
     /// The size in bytes.
     public var size: UInt64
-    /// BLAKE2b-256 of the whole file.
+    /// SHA-256 of the whole file.
     public var hash: [UInt8]
 
     /// An offer; a name or hash outside the bounds is our own mistake.
@@ -126,7 +126,8 @@ public enum FileMessage: Equatable, Sendable {
     /// FILE_ACCEPT: `id16`, `u64 offset` (the bytes the receiver already holds).
     case accept(id: FileTransferID, offset: UInt64)
     /// FILE_CHUNK: `id16`, `u64 offset`, then 1..65494 bytes of the file to the end of the plaintext.
-    case chunk(id: FileTransferID, offset: UInt64, data: [UInt8])
+    /// `data` may share the storage of the plaintext it was parsed from.
+    case chunk(id: FileTransferID, offset: UInt64, data: ArraySlice<UInt8>)
     /// FILE_REFUSE: `id16`, `u8 reason`.
     case refuse(id: FileTransferID, reason: FileStopReason)
     /// FILE_CANCEL: `id16`, `u8 reason`.
@@ -185,7 +186,8 @@ public enum FileMessage: Equatable, Sendable {
     }
 
     /// Parses the body of a plaintext of file type `type` (the bytes after the type byte), exactly.
-    /// A `type` outside the known ones is the caller's mistake: unknown types are ignored.
+    /// A `type` outside the known ones is the caller's mistake: unknown types are ignored. Given an
+    /// `Array`, a chunk's data is a slice of it, not a copy.
     public static func parse(type: UInt8, body: some Collection<UInt8>) throws(WireError) -> FileMessage {
         var reader = ByteReader(body)
         let id = FileTransferID(try reader.raw(FileBounds.transferIDByteCount))
@@ -201,7 +203,7 @@ public enum FileMessage: Equatable, Sendable {
             message = .accept(id: id, offset: try reader.u64())
         case FileMessageType.chunk:
             let offset = try reader.u64()
-            let data = reader.rest()
+            let data = reader.restSharingStorage()
             // An empty chunk moves nothing and could only make a receiver spin.
             guard !data.isEmpty else { throw .lengthOutOfRange }
             // Each chunk's end must be a valid file offset.

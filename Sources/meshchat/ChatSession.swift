@@ -170,7 +170,7 @@ final class ChatSession: Sendable {
         case let .progress(_, peer, name, direction, bytes, size):
             return ProgressBar.line(name: name, peer: peer, incoming: direction == .incoming, bytes: bytes, size: size)
         case let .received(_, peer, name, path, bytes, _):
-            return "Received \(escapeForTerminal(name)) from \(escapeForTerminal(peer)) (\(ProgressBar.byteCount(bytes)), BLAKE2b checked): \(escapeForTerminal(path))"
+            return "Received \(escapeForTerminal(name)) from \(escapeForTerminal(peer)) (\(ProgressBar.byteCount(bytes)), SHA-256 checked): \(escapeForTerminal(path))"
         case let .sent(_, peer, name, bytes, _):
             return "\(escapeForTerminal(peer)) received \(escapeForTerminal(name)) (\(ProgressBar.byteCount(bytes))) and confirmed its hash."
         case let .failed(_, peer, name, reason):

@@ -8,7 +8,7 @@ extension MeshChat {
         static let configuration = CommandConfiguration(
             commandName: "send-file",
             abstract: "Send a file to a linked pinned peer through the running node, and wait until it is confirmed.",
-            discussion: "The peer must be linked to this node directly. Exits 0 once the receiver has checked the whole file against its BLAKE2b hash, 1 with one sentence on standard error if it was refused, cancelled or failed.")
+            discussion: "The peer must be linked to this node directly. Exits 0 once the receiver has checked the whole file against its SHA-256 hash, 1 with one sentence on standard error if it was refused, cancelled or failed.")
         @OptionGroup var home: HomeOption
         @Flag(name: .long, help: "Print the file-sent object as JSON instead of a sentence.") var json = false
         @Argument(help: "The pinned peer's name.") var name: String
@@ -26,7 +26,7 @@ extension MeshChat {
                     print(jsonLine(sent))
                 } else {
                     let bytes = (sent["bytes"] as? NSNumber)?.uint64Value ?? 0
-                    print("Sent \(sent["name"] ?? "") to \(sent["peer"] ?? "") (\(ProgressBar.byteCount(bytes)), \(bytes) bytes); BLAKE2b-256 \(sent["hash"] ?? "") confirmed by the receiver.")
+                    print("Sent \(sent["name"] ?? "") to \(sent["peer"] ?? "") (\(ProgressBar.byteCount(bytes)), \(bytes) bytes); SHA-256 \(sent["hash"] ?? "") confirmed by the receiver.")
                 }
             }
         }

@@ -78,6 +78,7 @@ extension MeshChat {
                 var logger = Logger(label: "meshchat") { StreamLogHandler.standardError(label: $0) }
                 logger.logLevel = verbose ? .debug : .warning
                 StopSignals.install()
+                MallocSettings.apply()
                 let node = try await Node.start(configuration: configuration, identity: identity, store: store,
                                                 storeWasLost: storeWasLost, logger: logger,
                                                 eventsFlushed: { session.flushOutput() }) { event in

@@ -40,7 +40,7 @@ struct FileTransferProcessTests {
         }
     }
 
-    /// A file of `size` random bytes in a fresh folder; returns its path and BLAKE2b-256 hex.
+    /// A file of `size` random bytes in a fresh folder; returns its path and SHA-256 hex.
     static func randomFile(size: Int, name: String = "payload.bin") throws -> (path: String, hash: String) {
         let folder = NSTemporaryDirectory() + "meshchat-files-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -63,11 +63,11 @@ struct FileTransferProcessTests {
         try? FileManager.default.removeItem(atPath: pair.b.path + "/downloads")
     }
 
-    /// BLAKE2b-256 of a file, lowercase hex, read a piece at a time.
+    /// SHA-256 of a file (the file hash), lowercase hex, read a piece at a time.
     static func hashOfFile(_ path: String) throws -> String {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
         defer { try? handle.close() }
-        let stream = Blake2b256Stream()
+        let stream = SHA256Stream()
         while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { stream.update(Array(data)) }
         return Hex.lowercase(stream.finish())
     }
@@ -120,8 +120,9 @@ struct FileTransferProcessTests {
     @Test func aTransferCutByKillingTheReceiverResumes() async throws {
         let pair = try await FilePair()
         defer { pair.stop() }
-        // Large enough that the kill lands mid-way even when the test reacts slowly on a loaded machine.
-        let size = 200 * 1_000_000
+        // Large enough that the kill lands mid-way even when the test reacts slowly on a loaded machine:
+        // with the receiver's hash off its loop, 200 MB could finish before a test descheduled for a second.
+        let size = 1_000 * 1_000_000
         let file = try Self.randomFile(size: size)
         defer { Self.removeBigFiles(file.path, pair) }
         let sending = pair.sendFile(file.path)
@@ -173,10 +174,10 @@ struct FileTransferProcessTests {
 
         let content = Array("not where you think\n".utf8)
         let id = FileTransferID(SecureRandom.bytes(count: 16))
-        let hash = Blake2b256.hash(content)
+        let hash = HashFunction.sha256.hash(content)
         try client.sendPlaintextBytes(FileMessage.offer(FileOffer(id: id, name: "../../evil", size: UInt64(content.count), hash: hash)).encoded())
         try expectFileMessage(from: client, .accept(id: id, offset: 0))
-        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: content).encoded())
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: content[...]).encoded())
         try expectFileMessage(from: client, .received(id: id))
 
         let received = try await bob.waitFor("file-received", Self.isFileEvent("file-received", id: id.hex))
@@ -186,6 +187,38 @@ struct FileTransferProcessTests {
         let parent = (b.path as NSString).deletingLastPathComponent
         #expect(!FileManager.default.fileExists(atPath: parent + "/evil"))
         #expect(!FileManager.default.fileExists(atPath: b.path + "/evil"))
+    }
+
+    /// A file whose bytes do not have the offered hash is refused: CANCEL 5, `file-failed`, and
+    /// nothing in `downloads/` or left in `.partial/`.
+    @Test func aFileThatDoesNotMatchItsHashIsRefused() async throws {
+        let b = TestHome("b")
+        let bKey = try b.initialize(name: "bob")
+        let mallory = SigningPrivateKey()
+        try b.pin("mallory", mallory.publicKey.base64)
+        let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        defer { bob.kill() }
+        let client = try WireTestClient(port: try await bob.listenPort())
+        try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
+        try client.ping()
+
+        // Two chunks, so the hash follows more than one write; one byte differs from what was hashed.
+        let offered = SecureRandom.bytes(count: FileBounds.maxChunkDataByteCount + 1000)
+        var sent = offered
+        sent[sent.count - 1] ^= 1
+        let id = FileTransferID(SecureRandom.bytes(count: 16))
+        let offer = FileOffer(id: id, name: "changed.bin", size: UInt64(sent.count), hash: HashFunction.sha256.hash(offered))
+        try client.sendPlaintextBytes(FileMessage.offer(offer).encoded())
+        try expectFileMessage(from: client, .accept(id: id, offset: 0))
+        let split = FileBounds.maxChunkDataByteCount
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: 0, data: sent[..<split]).encoded())
+        try client.sendPlaintextBytes(FileMessage.chunk(id: id, offset: UInt64(split), data: sent[split...]).encoded())
+        try expectFileMessage(from: client, .cancel(id: id, reason: .hashMismatch))
+
+        let failed = try await bob.waitFor("file-failed", Self.isFileEvent("file-failed", id: id.hex))
+        #expect(failed["reason"] as? String == "stopped here: hash mismatch")
+        #expect(!FileManager.default.fileExists(atPath: b.path + "/downloads/changed.bin"))
+        #expect(!FileManager.default.fileExists(atPath: b.path + "/downloads/.partial/\(id.hex).part"))
     }
 
     /// A file message that does not parse is a protocol error: BYE 2.

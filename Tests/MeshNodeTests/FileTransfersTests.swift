@@ -33,7 +33,7 @@ private struct BackToBack {
         receiver = FileTransfers(maxFileSize: maxFileSize, acceptAutomatically: acceptAutomatically)
     }
 
-    var offer: FileOffer { FileOffer(id: id, name: "notes.bin", size: UInt64(file.count), hash: Blake2b256.hash(file)) }
+    var offer: FileOffer { FileOffer(id: id, name: "notes.bin", size: UInt64(file.count), hash: HashFunction.sha256.hash(file)) }
     let id = FileTransferID(SecureRandom.bytes(count: 16))
 
     mutating func send() { run(sender.send(offer, to: bob), on: .alice) }
@@ -60,7 +60,7 @@ private struct BackToBack {
                 disk[id, default: []] += data
             case .verifyAndStore(let id):
                 let bytes = corruptDisk ? disk[id, default: []].map { $0 ^ 1 } : disk[id, default: []]
-                let matches = Blake2b256.hash(bytes) == receiver[id]?.offer.hash
+                let matches = HashFunction.sha256.hash(bytes) == receiver[id]?.offer.hash
                 if matches { stored[id] = disk.removeValue(forKey: id) }
                 run(receiver.stored(id, failure: matches ? nil : .hashMismatch), on: .bob)
             case .startSending(let id):
@@ -82,7 +82,7 @@ private struct BackToBack {
             }
             let start = Int(offset), end = min(file.count, start + maxLength)
             chunkOffsets.append(offset)
-            let data = Array(file[start..<end])
+            let data = file[start..<end]
             // The owner records the chunk as sent before any answer can arrive, as on a real loop.
             let sent = sender.chunkSent(id, count: data.count)
             run([.send(.chunk(id: id, offset: offset, data: data), to: bob)], on: .alice)
@@ -219,7 +219,7 @@ struct FileTransfersTests {
             var pair = BackToBack(size: Self.size)
             pair.cutAfterChunks = 0
             pair.send()
-            let actions = pair.receiver.receive(.chunk(id: pair.id, offset: offset, data: [UInt8](repeating: 0, count: length)), from: pair.alice)
+            let actions = pair.receiver.receive(.chunk(id: pair.id, offset: offset, data: ArraySlice(repeating: 0, count: length)), from: pair.alice)
             #expect(actions.first == .send(.cancel(id: pair.id, reason: reason), to: pair.alice))
             #expect(pair.receiver.transfers.isEmpty)
         }
@@ -244,7 +244,7 @@ struct FileTransfersTests {
         let peer = SigningPrivateKey().publicKey
         var answers: [FileTransferAction] = []
         for _ in 0...FileTransfers.maxIncomingPerPeer {
-            let offer = FileOffer(id: FileTransferID(SecureRandom.bytes(count: 16)), name: "x", size: 1, hash: Blake2b256.hash([1]))
+            let offer = FileOffer(id: FileTransferID(SecureRandom.bytes(count: 16)), name: "x", size: 1, hash: HashFunction.sha256.hash([1]))
             answers = receiver.receive(.offer(offer), from: peer)
         }
         #expect(receiver.transfers.count == FileTransfers.maxIncomingPerPeer)

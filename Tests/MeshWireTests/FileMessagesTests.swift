@@ -48,7 +48,7 @@ struct FileMessagesTests {
     }
 
     @Test func aFullChunkFillsTheLargestPlaintext() throws {
-        let data = [UInt8](repeating: 0x5A, count: FileBounds.maxChunkDataByteCount)
+        let data = ArraySlice<UInt8>(repeating: 0x5A, count: FileBounds.maxChunkDataByteCount)
         let bytes = FileMessage.chunk(id: Self.id, offset: 0, data: data).encoded()
         #expect(bytes.count == WireBounds.maxPlaintextLength)
         #expect(try parse(bytes) == .chunk(id: Self.id, offset: 0, data: data))
