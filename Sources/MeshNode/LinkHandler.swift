@@ -296,7 +296,7 @@ final class LinkHandler: ChannelInboundHandler {
         switch plaintext {
         case .ping(let token):
             // Answered behind the envelopes before it, so a PONG says they were all judged.
-            core.afterPendingEnvelopes { [weak self] in self?.send(.pong(token: token)) }
+            afterPendingEnvelopes(frameBytes: bytes.count) { $0.send(.pong(token: token)) }
         case .pong:
             break
         case .message(let envelope):
@@ -309,7 +309,8 @@ final class LinkHandler: ChannelInboundHandler {
         case .unknown(let type, let body) where (SyncMessageType.frontier...SyncMessageType.done).contains(type):
             guard let key = remoteKey else { return }
             do {
-                core.receiveSync(try SyncMessage.parse(type: type, body: body), from: key, on: self)
+                let message = try SyncMessage.parse(type: type, body: body)
+                afterPendingEnvelopes(frameBytes: bytes.count) { $0.core.receiveSync(message, from: key, on: $0) }
             } catch {
                 // docs/sync-protocol.md: a sync message that does not parse is a protocol error.
                 protocolViolation("malformed sync message")
@@ -358,6 +359,17 @@ final class LinkHandler: ChannelInboundHandler {
         readingPaused = false
         // In a tick of its own: this runs inside the core's storing, which must not parse frames.
         context?.eventLoop.assumeIsolated().execute { [weak self] in self?.resumeReading() }
+    }
+
+    /// Runs `step` once every envelope received before it is stored or dropped (a PONG, a sync
+    /// message: docs/sync-protocol.md 8). Meanwhile its frame counts against the pause limit, so a
+    /// flood of such frames behind a batch being verified cannot queue without bound.
+    private func afterPendingEnvelopes(frameBytes: Int, _ step: @escaping (LinkHandler) -> Void) {
+        awaitVerification(of: frameBytes)
+        core.afterPendingEnvelopes { [self] in
+            verificationEnded(for: frameBytes)
+            step(self)
+        }
     }
 
     private func resumeReading() {

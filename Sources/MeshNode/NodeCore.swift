@@ -473,13 +473,11 @@ final class NodeCore {
     /// Envelopes read from the store per batch.
     static let syncBatchSize = 128
 
-    /// Handles a sync message only after the envelopes received before it, so a DONE never
-    /// overtakes envelopes still being verified (docs/sync-protocol.md); dropped if its link is gone by then.
+    /// Handles a sync message from `link`, which waited behind the envelopes received before it
+    /// (docs/sync-protocol.md 8); dropped if the link is no longer `peer`'s by then.
     func receiveSync(_ message: SyncMessage, from peer: SigningPublicKey, on link: LinkHandler) {
-        afterPendingEnvelopes { [weak self, weak link] in
-            guard let self, let link, self.links[peer] === link else { return }
-            self.performSync(peer: peer) { try $0.receive(message, from: peer) }
-        }
+        guard links[peer] === link else { return }
+        performSync(peer: peer) { try $0.receive(message, from: peer) }
     }
 
     /// Runs a coordinator step and carries out its actions; a sync protocol error closes the link.
