@@ -58,6 +58,24 @@ public struct GossipEngine {
 
     /// Applies PROTOCOL.md 6 rules 1-4 to one envelope that `peer` sent. Throws only what the store throws.
     public mutating func receive(_ envelopeBytes: [UInt8], from peer: PeerID, now: UInt64) throws -> [GossipAction] {
+        switch try screen(envelopeBytes, from: peer, now: now) {
+        case .judged(let actions):
+            return actions
+        case .needsSignatureCheck(let envelope):
+            return try admit(envelope, signatureIsValid: envelope.hasValidSignature, from: peer, now: now)
+        }
+    }
+
+    /// What `screen` made of an envelope: judged already, or parsed, new, and waiting for its signature check.
+    public enum Screening: Sendable {
+        case judged([GossipAction])
+        case needsSignatureCheck(Envelope)
+    }
+
+    /// The first half of `receive`, everything before the signature check: rule 1's parsing and
+    /// rule 3. The owner checks `envelope.hasValidSignature` where it likes (another thread) and
+    /// passes the verdict to `admit`. Throws only what the store throws.
+    public mutating func screen(_ envelopeBytes: [UInt8], from peer: PeerID, now: UInt64) throws -> Screening {
         counters.received += 1
         // Rule 1: "drops it, keeping the connection, if it does not parse exactly, its signature
         // does not verify or a field is out of range".
@@ -65,22 +83,30 @@ public struct GossipEngine {
         do {
             envelope = try Envelope.parse(envelopeBytes)
         } catch {
-            return invalid(from: peer, reason: .malformed, now: now)
+            return .judged(invalid(from: peer, reason: .malformed, now: now))
         }
         // Rule 3 before the signature check: an id this node holds names signed bytes it already
         // verified (the id covers every signed field), so a copy is dropped without a second
         // verification, the costliest step, which a mesh would otherwise pay once per copy.
-        guard try !store.contains(envelope.id) else { return duplicate(from: peer) }
-        guard envelope.hasValidSignature else {
+        guard try !store.contains(envelope.id) else { return .judged(duplicate(from: peer)) }
+        return .needsSignatureCheck(envelope)
+    }
+
+    /// The second half of `receive`, for an envelope `screen` passed on: rule 1's signature verdict,
+    /// then rules 2-4. Rule 3 is checked again, since a copy may have been stored while this one
+    /// was being verified. Throws only what the store throws.
+    public mutating func admit(_ envelope: Envelope, signatureIsValid: Bool, from peer: PeerID, now: UInt64) throws
+        -> [GossipAction]
+    {
+        guard signatureIsValid else {
             return invalid(from: peer, reason: .badSignature, now: now)
         }
-
         // Rule 2: "keeps aside, without counting it as invalid, an envelope whose timestamp is
         // more than 5 minutes ahead of the node's clock, until it is no longer ahead".
         if isFarFuture(envelope, now: now) {
             return hold(envelope, from: peer)
         }
-        return try accept(envelope, from: peer, knownNew: true)
+        return try accept(envelope, from: peer)
     }
 
     /// Processes held envelopes that are no longer ahead of `now`, nearest first, as if each had just
@@ -197,16 +223,15 @@ public struct GossipEngine {
         return evicted.map { [.dropped(from: $0.from, reason: .heldLimit)] } ?? []
     }
 
-    /// Rules 3 and 4 for a valid envelope that is not far ahead.
-    /// Rules 3 and 4; `knownNew` when the caller has just checked rule 3 itself.
+    /// Rule 3: "drops it if it already has that message id".
     private mutating func duplicate(from peer: PeerID) -> [GossipAction] {
         counters.duplicates += 1
         return [.dropped(from: peer, reason: .duplicate)]
     }
 
-    private mutating func accept(_ envelope: Envelope, from peer: PeerID, knownNew: Bool = false) throws -> [GossipAction] {
-        // Rule 3: "drops it if it already has that message id".
-        if !knownNew, try store.contains(envelope.id) { return duplicate(from: peer) }
+    /// Rules 3 and 4 for a valid envelope that is not far ahead. Rule 3 is the insert's answer: a
+    /// stored id is not inserted again, so no separate lookup is needed.
+    private mutating func accept(_ envelope: Envelope, from peer: PeerID) throws -> [GossipAction] {
         // "a second envelope with an author and seq already seen but another id is kept like any
         // other (the node may warn that the author reused a sequence number)".
         let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)

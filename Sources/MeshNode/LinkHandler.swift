@@ -182,7 +182,8 @@ final class LinkHandler: ChannelInboundHandler {
                 }
                 continue
             }
-            guard let length = inbound.getInteger(at: inbound.readerIndex, as: UInt16.self) else { return }
+            // Frames already read wait here while reading is paused (`awaitVerification(of:)`).
+            guard !readingPaused, let length = inbound.getInteger(at: inbound.readerIndex, as: UInt16.self) else { return }
             // "A zero length is a protocol error and closes the connection." (PROTOCOL.md 2)
             guard length > 0 else { return protocolViolation("zero-length frame") }
             guard inbound.readableBytes >= Framing.lengthPrefixBytes + Int(length) else { return }
@@ -294,12 +295,13 @@ final class LinkHandler: ChannelInboundHandler {
         }
         switch plaintext {
         case .ping(let token):
-            send(.pong(token: token))
+            // Answered behind the envelopes before it, so a PONG says they were all judged.
+            afterPendingEnvelopes(frameBytes: bytes.count) { $0.send(.pong(token: token)) }
         case .pong:
             break
         case .message(let envelope):
             guard let key = remoteKey else { return }
-            core.receiveEnvelope(envelope, from: key)
+            core.receiveEnvelope(envelope, from: key, on: self)
         case .bye(let reason, _):
             core.logger.debug("peer said bye", metadata: ["link.reason": "\(reason)"])
             byeReceived = reason
@@ -307,7 +309,8 @@ final class LinkHandler: ChannelInboundHandler {
         case .unknown(let type, let body) where (SyncMessageType.frontier...SyncMessageType.done).contains(type):
             guard let key = remoteKey else { return }
             do {
-                core.receiveSync(try SyncMessage.parse(type: type, body: body), from: key)
+                let message = try SyncMessage.parse(type: type, body: body)
+                afterPendingEnvelopes(frameBytes: bytes.count) { $0.core.receiveSync(message, from: key, on: $0) }
             } catch {
                 // docs/sync-protocol.md: a sync message that does not parse is a protocol error.
                 protocolViolation("malformed sync message")
@@ -328,6 +331,53 @@ final class LinkHandler: ChannelInboundHandler {
 
     /// The reason the peer gave when it closed, if it did.
     private(set) var byeReceived: ByeReason?
+
+    // MARK: Backpressure
+
+    /// Bytes of envelopes from this link that are received but not yet verified and stored.
+    private var bytesAwaitingVerification = 0
+    private var readingPaused = false
+
+    /// Counts an envelope's bytes as pending verification; over
+    /// `NodeLimits.maxBytesAwaitingVerificationPerLink` the link stops reading (frames already read
+    /// wait too) rather than dropping anything, until `verificationEnded(for:)` brings it down.
+    func awaitVerification(of byteCount: Int) {
+        bytesAwaitingVerification += byteCount
+        guard !readingPaused, bytesAwaitingVerification > core.configuration.limits.maxBytesAwaitingVerificationPerLink,
+              let context else { return }
+        readingPaused = true
+        core.linkReadingPaused()
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+    }
+
+    /// An envelope counted by `awaitVerification(of:)` was stored or dropped. Reading resumes once
+    /// half the limit is free, so verification keeps running while the link refills.
+    func verificationEnded(for byteCount: Int) {
+        bytesAwaitingVerification -= byteCount
+        guard readingPaused, bytesAwaitingVerification <= core.configuration.limits.maxBytesAwaitingVerificationPerLink / 2
+        else { return }
+        readingPaused = false
+        // In a tick of its own: this runs inside the core's storing, which must not parse frames.
+        context?.eventLoop.assumeIsolated().execute { [weak self] in self?.resumeReading() }
+    }
+
+    /// Runs `step` once every envelope received before it is stored or dropped (a PONG, a sync
+    /// message: docs/sync-protocol.md 8). Meanwhile its frame counts against the pause limit, so a
+    /// flood of such frames behind a batch being verified cannot queue without bound.
+    private func afterPendingEnvelopes(frameBytes: Int, _ step: @escaping (LinkHandler) -> Void) {
+        awaitVerification(of: frameBytes)
+        core.afterPendingEnvelopes { [self] in
+            verificationEnded(for: frameBytes)
+            step(self)
+        }
+    }
+
+    private func resumeReading() {
+        guard !readingPaused, let context else { return }
+        processInbound()
+        if inbound.readableBytes == 0 { inbound.clear() } else { inbound.discardReadBytes() }
+        if !readingPaused { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
+    }
 
     // MARK: Sending
 

@@ -35,8 +35,12 @@ final class NodeCore {
     private var lastAccepted: [SigningPublicKey: UInt64] = [:]
     /// When each peer's last link closed, for `/peers` and `status` ("last seen").
     private var lastSeen: [SigningPublicKey: UInt64] = [:]
-    /// Envelopes received in this loop tick, stored together by `drainInbox`.
-    private var inbox: [(bytes: [UInt8], peer: SigningPublicKey)] = []
+    /// Envelopes received in this loop tick, screened together by `drainInbox`.
+    private var inbox: [(bytes: [UInt8], arrival: Arrival)] = []
+    /// Checks signatures of screened envelopes beside the loop and hands them back in order to be stored.
+    private lazy var verifier = SignatureVerifier<Arrival>(eventLoop: eventLoop) { [unowned self] items, verdicts in
+        storeVerified(items, verdicts)
+    }
     /// Peers whose link the other side just closed as a duplicate: the surviving connection is
     /// usually a moment away, so link-down waits `duplicateGrace` and a quick relink is silent.
     private var relinking: Set<SigningPublicKey> = []
@@ -383,31 +387,82 @@ final class NodeCore {
 
     // MARK: Gossip
 
-    /// Queues an envelope from a link; everything queued in one loop tick is stored in one
-    /// transaction, and only once that commits is any of it shown or forwarded.
-    func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey) {
+    /// Where a received envelope came from, and how many bytes it holds against the link's
+    /// `NodeLimits.maxBytesAwaitingVerificationPerLink` until it is stored.
+    struct Arrival {
+        let peer: SigningPublicKey
+        let link: LinkHandler
+        let byteCount: Int
+    }
+
+    /// Queues an envelope from a link. Everything queued in one loop tick is screened together
+    /// (parsed, duplicates dropped) and its signatures checked off the loop; each batch is then
+    /// stored in one transaction, in arrival order, and only once that commits is any of it shown
+    /// or forwarded.
+    func receiveEnvelope(_ bytes: [UInt8], from peer: SigningPublicKey, on link: LinkHandler) {
         guard admitEnvelope(from: peer, answeringSync: sync.outstandingRequestCount(to: peer) > 0) else { return }
-        inbox.append((bytes, peer))
+        link.awaitVerification(of: bytes.count)
+        inbox.append((bytes, Arrival(peer: peer, link: link, byteCount: bytes.count)))
         guard inbox.count == 1 else { return }
         eventLoop.assumeIsolated().execute { [weak self] in self?.drainInbox() }
     }
 
-    /// Stores the queued envelopes together (one commit, one disk flush), then acts on them.
+    /// Runs `step` once every envelope received before it has been stored and acted on (or dropped).
+    func afterPendingEnvelopes(_ step: @escaping () -> Void) {
+        drainInbox()
+        verifier.afterPending(step)
+    }
+
+    /// Screens the queued envelopes in one transaction (no write: parsing and rule 3) and sends
+    /// the new ones to have their signatures checked.
     private func drainInbox() {
+        guard !inbox.isEmpty else { return }
         let batch = inbox
         inbox.removeAll(keepingCapacity: true)
         let now = clock()
+        let screenings: [GossipEngine.Screening]
         do {
-            let actions = try store.transaction {
+            screenings = try store.transaction { try batch.map { try gossip.screen($0.bytes, from: $0.arrival.peer, now: now) } }
+        } catch {
+            return receivedNotStored(batch.map(\.arrival), error)
+        }
+        var unverified: [SignatureVerifier<Arrival>.Item] = []
+        for ((_, arrival), screening) in zip(batch, screenings) {
+            switch screening {
+            case .judged(let actions):
+                perform(actions)
+                arrival.link.verificationEnded(for: arrival.byteCount)
+            case .needsSignatureCheck(let envelope):
+                unverified.append(.init(envelope: envelope, tag: arrival))
+            }
+        }
+        verifier.submit(unverified)
+    }
+
+    /// Applies the verdicts of one verified batch and stores it in one transaction (one commit, one
+    /// disk flush), then acts on it.
+    private func storeVerified(_ items: [SignatureVerifier<Arrival>.Item], _ verdicts: [Bool]) {
+        let now = clock()
+        let actions: [GossipAction]
+        do {
+            actions = try store.transaction {
                 var actions: [GossipAction] = []
-                for (bytes, peer) in batch { actions += try gossip.receive(bytes, from: peer, now: now) }
+                for (item, valid) in zip(items, verdicts) {
+                    actions += try gossip.admit(item.envelope, signatureIsValid: valid, from: item.tag.peer, now: now)
+                }
                 return actions
             }
-            perform(actions)
         } catch {
-            // Nothing of the batch was kept; the senders' next sync offers it again.
-            emit(.error(message: "Could not store \(batch.count) received messages: \(error)."))
+            return receivedNotStored(items.map(\.tag), error)
         }
+        for item in items { item.tag.link.verificationEnded(for: item.tag.byteCount) }
+        perform(actions)
+    }
+
+    /// Nothing of a batch was kept; the senders' next sync offers it again.
+    private func receivedNotStored(_ arrivals: [Arrival], _ error: any Error) {
+        for arrival in arrivals { arrival.link.verificationEnded(for: arrival.byteCount) }
+        emit(.error(message: "Could not store \(arrivals.count) received messages: \(error)."))
     }
 
     // MARK: Sync
@@ -417,7 +472,10 @@ final class NodeCore {
     /// Envelopes read from the store per batch.
     static let syncBatchSize = 128
 
-    func receiveSync(_ message: SyncMessage, from peer: SigningPublicKey) {
+    /// Handles a sync message from `link`, which waited behind the envelopes received before it
+    /// (docs/sync-protocol.md 8); dropped if the link is no longer `peer`'s by then.
+    func receiveSync(_ message: SyncMessage, from peer: SigningPublicKey, on link: LinkHandler) {
+        guard links[peer] === link else { return }
         performSync(peer: peer) { try $0.receive(message, from: peer) }
     }
 

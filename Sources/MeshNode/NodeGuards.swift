@@ -11,6 +11,8 @@ public struct LimitCounters: Sendable, Equatable {
     public var envelopesDroppedOverRate = 0
     /// Links closed because the peer did not read: over `maxQueuedBytesPerLink` or unwritable too long.
     public var slowLinksClosed = 0
+    /// Times a link stopped reading because `maxBytesAwaitingVerificationPerLink` of its envelopes awaited verification.
+    public var linkReadsPaused = 0
 }
 
 /// The node's limiters (NodeLimits) and their counters, owned by `NodeCore` and used on its loop.
@@ -64,6 +66,11 @@ extension NodeCore {
         guards.counters.envelopesDroppedOverRate += 1
         logger.debug("envelope over rate dropped", metadata: ["link.peer": "\(peer.base64)"])
         return false
+    }
+
+    /// A link stopped reading until its envelopes are verified.
+    func linkReadingPaused() {
+        guards.counters.linkReadsPaused += 1
     }
 
     /// A link closed because its peer stopped reading.

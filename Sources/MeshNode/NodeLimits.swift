@@ -48,6 +48,13 @@ public struct NodeLimits: Sendable {
     /// number of links (one per pinned peer) bounds a sender's memory.
     public var maxQueuedBytesPerLink = 4 * 1024 * 1024
 
+    /// Bytes of envelopes from one link that may wait for their signature check (received, not yet
+    /// stored) before the link stops reading until half of them are done. The check runs beside the
+    /// loop, which could otherwise read faster than it verifies; 1 MiB is thousands of chat-sized
+    /// envelopes, enough to keep the verifier busy, and times one link per pinned peer it bounds
+    /// what a flood can queue. Pausing drops nothing: the sender's socket simply fills.
+    public var maxBytesAwaitingVerificationPerLink = 1024 * 1024
+
     /// How long a link may stay unwritable (the peer is not reading) before it is closed; it catches
     /// up through sync when it relinks. 30 s is half the idle timeout: a slow link that is still
     /// draining gets as long as a silent one is kept.

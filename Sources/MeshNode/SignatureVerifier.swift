@@ -1,0 +1,94 @@
+import MeshWire
+import NIOCore
+import NIOPosix
+
+/// Checks the Ed25519 signatures of received envelopes on worker threads, so the event loop
+/// decrypts, stores and shows one batch while the next is being verified: the signature is the
+/// costliest step of a received message (docs/performance.md).
+///
+/// Work leaves in the order it came in: a batch's verdicts, and any step queued behind it with
+/// `afterPending` (a sync message, a PONG), are handed back on the loop only once every batch
+/// submitted before it has been handed back. A lone envelope is verified on the loop itself,
+/// where it costs no thread handoff. Used on the loop only, like the core that owns it.
+final class SignatureVerifier<Tag> {
+    /// An envelope waiting for its verdict, with what its owner needs to act on it.
+    struct Item {
+        let envelope: Envelope
+        let tag: Tag
+    }
+
+    /// One unit of ordered work.
+    private enum Step {
+        /// Envelopes whose verdicts (one per item, in order) are out while `verdicts` is nil.
+        case batch(number: UInt64, items: [Item], verdicts: [Bool]?)
+        /// Work that must not overtake the batches before it.
+        case waiting(() -> Void)
+    }
+
+    private let eventLoop: EventLoop
+    private let threads: NIOThreadPool
+    private let deliver: (_ items: [Item], _ verdicts: [Bool]) -> Void
+    private var steps = CircularBuffer<Step>()
+    private var batchesSubmitted: UInt64 = 0
+
+    /// A verifier that hands each batch's items and verdicts to `deliver`, on `eventLoop`, in order.
+    init(eventLoop: EventLoop, threads: NIOThreadPool = .singleton,
+         deliver: @escaping (_ items: [Item], _ verdicts: [Bool]) -> Void) {
+        self.eventLoop = eventLoop
+        self.threads = threads
+        self.deliver = deliver
+    }
+
+    /// Whether nothing is waiting: a step given to `afterPending` now runs at once.
+    var isIdle: Bool { steps.isEmpty }
+
+    /// Verifies `items` and delivers them behind everything submitted before.
+    func submit(_ items: [Item]) {
+        guard !items.isEmpty else { return }
+        batchesSubmitted += 1
+        let number = batchesSubmitted
+        guard items.count > 1 else {
+            steps.append(.batch(number: number, items: items, verdicts: [items[0].envelope.hasValidSignature]))
+            return release()
+        }
+        steps.append(.batch(number: number, items: items, verdicts: nil))
+        let envelopes = items.map(\.envelope)
+        threads.runIfActive(eventLoop: eventLoop) { envelopes.map(\.hasValidSignature) }
+            .assumeIsolated()
+            .whenComplete { [weak self] result in
+                // The pool refuses work only once it is shut down (the process is ending); the
+                // loop then checks the batch itself rather than losing it.
+                self?.verified(batch: number, (try? result.get()) ?? envelopes.map(\.hasValidSignature))
+            }
+    }
+
+    /// Runs `step` once every batch submitted so far has been delivered: at once if none is out.
+    func afterPending(_ step: @escaping () -> Void) {
+        if steps.isEmpty { return step() }
+        steps.append(.waiting(step))
+    }
+
+    private func verified(batch number: UInt64, _ verdicts: [Bool]) {
+        guard let index = steps.firstIndex(where: { if case .batch(number, _, _) = $0 { true } else { false } }),
+              case .batch(_, let items, _) = steps[index] else { return }
+        steps[index] = .batch(number: number, items: items, verdicts: verdicts)
+        release()
+    }
+
+    /// Hands back, in order, every step at the head that is ready. Each step leaves the queue
+    /// before it runs, so a step that submits more work queues it behind the rest.
+    private func release() {
+        while let head = steps.first {
+            switch head {
+            case .batch(_, _, nil):
+                return
+            case .batch(_, let items, let verdicts?):
+                steps.removeFirst()
+                deliver(items, verdicts)
+            case .waiting(let step):
+                steps.removeFirst()
+                step()
+            }
+        }
+    }
+}

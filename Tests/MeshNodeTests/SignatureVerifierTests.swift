@@ -1,0 +1,198 @@
+import Foundation
+import MeshCrypto
+@testable import MeshNode
+import MeshWire
+import NIOCore
+import NIOPosix
+import Testing
+
+// Signatures checked beside the event loop (SignatureVerifier, docs/limits.md "Envelopes awaiting
+// verification"): order, verdicts, what waits behind them, and the per-link backpressure. The
+// node-level tests run a real node over loopback; they wait on events and PONGs, never on time.
+
+/// Room envelopes by one author, seqs 1...count, signed now.
+private func envelopes(_ count: Int, by author: SigningPrivateKey = SigningPrivateKey()) throws -> [Envelope] {
+    let now = UInt64(Date().timeIntervalSince1970 * 1000)
+    return try (1...count).map { seq in
+        try Envelope.signed(kind: .room, by: author, seq: UInt64(seq), timestamp: now,
+                            nickname: "tester", room: "general", recipient: nil, body: Array("m\(seq)".utf8))
+    }
+}
+
+/// `envelope` with one bit of its signature flipped: it parses, and its signature does not verify.
+private func forged(_ envelope: Envelope) throws -> Envelope {
+    var bytes = envelope.encoded()
+    bytes[bytes.count - 10] ^= 0x01
+    return try Envelope.parse(bytes)
+}
+
+@Suite(.serialized)
+struct SignatureVerifierTests {
+    /// What a verifier handed back, in the order it did, and the verifier itself; used on its loop only.
+    private final class Deliveries: @unchecked Sendable {
+        var log: [String] = []
+        var verifier: SignatureVerifier<Int>?
+    }
+
+    @Test func batchesAndStepsLeaveInTheOrderTheyCameWithOneVerdictPerEnvelope() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let deliveries = Deliveries()
+        let all = try envelopes(12)
+        let bad = try forged(all[5])
+        let done = loop.makePromise(of: Void.self)
+        try await loop.submit {
+            let verifier = SignatureVerifier<Int>(eventLoop: loop) { items, verdicts in
+                for (item, valid) in zip(items, verdicts) { deliveries.log.append("\(item.tag)\(valid ? "" : " bad")") }
+            }
+            func items(_ range: Range<Int>) -> [SignatureVerifier<Int>.Item] {
+                range.map { .init(envelope: $0 == 5 ? bad : all[$0], tag: $0) }
+            }
+            // Batches off the loop, a lone envelope on it, and steps between them.
+            verifier.submit(items(0..<4))
+            verifier.afterPending { deliveries.log.append("step A") }
+            verifier.submit(items(4..<5))
+            verifier.submit(items(5..<11))
+            verifier.afterPending { deliveries.log.append("step B") }
+            verifier.submit(items(11..<12))
+            verifier.afterPending { done.succeed() }
+            #expect(!verifier.isIdle)
+            deliveries.verifier = verifier
+        }.get()
+        try await done.futureResult.get()
+        let log = try await loop.submit { deliveries.log }.get()
+        #expect(log == ["0", "1", "2", "3", "step A", "4", "5 bad", "6", "7", "8", "9", "10", "step B", "11"])
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aStepRunsAtOnceWhenNothingIsPending() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let ran = try await loop.submit {
+            let verifier = SignatureVerifier<Int>(eventLoop: loop) { _, _ in }
+            var ran = false
+            verifier.afterPending { ran = true }
+            return ran && verifier.isIdle
+        }.get()
+        #expect(ran)
+        try await group.shutdownGracefully()
+    }
+
+    // MARK: On a node
+
+    @Test func aBadSignatureInTheMiddleIsCountedAndTheRestAreStoredInOrder() async throws {
+        let target = try await TargetNode()
+        let client = try target.linkedClient()
+        var sent = try envelopes(9)
+        sent[4] = try forged(sent[4])
+        // One write, so the node reads them together and verifies them as a batch.
+        try client.send(sent.flatMap { try Framing.frame(client.encrypt(Plaintext.message(envelope: $0.encoded()).encoded())) })
+        // The PONG is answered behind the envelopes, so every one of them has been judged.
+        try client.ping()
+        #expect(target.events.messages.map(\.seq) == [1, 2, 3, 4, 6, 7, 8, 9])
+        let counters = try await target.node.status().counters
+        #expect(counters.received == 9 && counters.invalid == 1 && counters.accepted == 8)
+        await target.stop()
+    }
+
+    @Test func moreThanAHundredBadSignaturesInAMinuteIsStillByeThree() async throws {
+        let target = try await TargetNode()
+        let client = try target.linkedClient()
+        let bad = try envelopes(101).map(forged)
+        try client.send(bad.prefix(100).flatMap { try Framing.frame(client.encrypt(Plaintext.message(envelope: $0.encoded()).encoded())) })
+        // A hundred is the limit, not over it.
+        try client.ping()
+        try client.send(.message(envelope: bad[100].encoded()))
+        #expect(try client.expectByeThenClose() == .tooManyInvalidEnvelopes)
+        #expect(try await target.node.status().counters.invalid == 101)
+        await target.stop()
+    }
+
+    @Test func aSyncDoneWaitsForTheEnvelopesBeforeIt() async throws {
+        let target = try await TargetNode()
+        let count = 300
+        let answer = try envelopes(count)
+        let author = answer[0].author
+        let frontier = SyncMessage.frontier(last: true, entries: [FrontierEntry(author: author, contiguous: UInt64(count), highest: UInt64(count))])
+
+        // Alice offers the author's messages and is asked for them.
+        let alice = try target.linkedClient()
+        try alice.sendPlaintextBytes(frontier.encoded())
+        let requestID = try nextSyncRequest(alice).id
+        // Bob offers the same; the node holds him back while alice answers (docs/sync-protocol.md 3).
+        let bob = try target.linkedClient(as: target.bob)
+        try bob.sendPlaintextBytes(frontier.encoded())
+        #expect(try syncRequestsBeforePong(bob) == 0)
+
+        // Alice's whole answer and its DONE in one write.
+        var bytes = try answer.flatMap { try Framing.frame(alice.encrypt(Plaintext.message(envelope: $0.encoded()).encoded())) }
+        bytes += try Framing.frame(alice.encrypt(SyncMessage.done(id: requestID).encoded()))
+        try alice.send(bytes)
+        try alice.ping()
+        #expect(target.events.messages.count == count)
+        // Had the DONE been handled before the answer was stored, the node would have found the
+        // seqs missing and asked bob for them.
+        #expect(try syncRequestsBeforePong(bob) == 0)
+        await target.stop()
+    }
+
+    @Test func aLinkOverItsBytesAwaitingVerificationPausesAndResumesLosingNothing() async throws {
+        let target = try await TargetNode { $0.limits.maxBytesAwaitingVerificationPerLink = 2048 }
+        let client = try target.linkedClient()
+        let sent = try envelopes(500)
+        try client.send(sent.flatMap { try Framing.frame(client.encrypt(Plaintext.message(envelope: $0.encoded()).encoded())) })
+        try client.ping()
+        #expect(target.events.messages.map(\.seq) == Array(1...500))
+        #expect(try await target.node.limitCounters().linkReadsPaused > 0)
+        // Reading resumed for good: the link still answers.
+        try client.ping()
+        await target.stop()
+    }
+
+    @Test func aLinkClosedWhileItsBatchIsOutLeavesTheNodeWorking() async throws {
+        let target = try await TargetNode()
+        let client = try target.linkedClient()
+        let sent = try envelopes(400)
+        try client.send(sent.flatMap { try Framing.frame(client.encrypt(Plaintext.message(envelope: $0.encoded()).encoded())) })
+        client.disconnect()
+        let down = await target.events.first { if case .linkDown(peer: "alice", _) = $0 { true } else { false } }
+        #expect(down != nil)
+        // What was read before the close is still stored in order; the node goes on serving others.
+        let bob = try target.linkedClient(as: target.bob)
+        let late = try target.envelope(by: target.bob, text: "after the close")
+        try bob.send(.message(envelope: late.encoded()))
+        try bob.ping()
+        let fromTheClosedLink = target.events.messages.filter { $0.author == sent[0].author }.map(\.seq)
+        #expect(fromTheClosedLink == fromTheClosedLink.indices.map { UInt64($0 + 1) }, "a prefix of what was sent, in order")
+        #expect(target.events.messages.contains { $0.id == late.id })
+        await target.stop()
+    }
+}
+
+/// Reads from `client` until the node sends a SYNC_REQUEST; returns its id and ranges.
+private func nextSyncRequest(_ client: WireTestClient) throws -> (id: UInt32, ranges: [SyncRange]) {
+    while let plaintext = try client.nextPlaintext() {
+        guard case .unknown(let type, let body) = plaintext,
+              case .request(let id, let ranges) = try SyncMessage.parse(type: type, body: body) else { continue }
+        return (id, ranges)
+    }
+    throw WireTestClient.Failure(description: "the node closed instead of sending a SYNC_REQUEST")
+}
+
+/// Sends a PING and counts the SYNC_REQUESTs the node sends before its PONG.
+private func syncRequestsBeforePong(_ client: WireTestClient) throws -> Int {
+    let token = SecureRandom.uint64()
+    try client.send(.ping(token: token))
+    var requests = 0
+    while let plaintext = try client.nextPlaintext() {
+        switch plaintext {
+        case .pong(token):
+            return requests
+        case .unknown(let type, let body):
+            if case .request = try SyncMessage.parse(type: type, body: body) { requests += 1 }
+        default:
+            continue
+        }
+    }
+    throw WireTestClient.Failure(description: "the node closed instead of answering the PING")
+}
