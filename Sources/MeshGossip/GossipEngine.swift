@@ -21,6 +21,12 @@ public struct GossipEngine {
     /// is bounded by the number of links.
     private var links: [PeerID: InvalidEnvelopeRecord] = [:]
     private var held = HeldEnvelopes()
+    /// Screened envelopes waiting for their signature verdict, by id, with the signature each came
+    /// with. A mesh delivers a message over several links at nearly the same moment; a copy that
+    /// arrives meanwhile with the same signature would get the same verdict, so it is a duplicate
+    /// and is not verified again (in the 30-node mesh, verifying such copies too saturated the
+    /// cores and multiplied the delivery tail). A copy with another signature is checked on its own.
+    private var awaitingVerdict: [MessageID: [UInt8]] = [:]
     /// What arrived from neighbours since the engine started.
     public private(set) var counters = GossipCounters()
 
@@ -89,7 +95,18 @@ public struct GossipEngine {
         // verified (the id covers every signed field), so a copy is dropped without a second
         // verification, the costliest step, which a mesh would otherwise pay once per copy.
         guard try !store.contains(envelope.id) else { return .judged(duplicate(from: peer)) }
+        if let signature = awaitingVerdict[envelope.id] {
+            if signature == envelope.signature { return .judged(duplicate(from: peer)) }
+        } else {
+            awaitingVerdict[envelope.id] = envelope.signature
+        }
         return .needsSignatureCheck(envelope)
+    }
+
+    /// Forgets every screened envelope still waiting for `admit`: for an owner that lost them (a
+    /// store error), so later copies are checked again instead of dropped as duplicates.
+    public mutating func forgetScreened() {
+        awaitingVerdict.removeAll()
     }
 
     /// The second half of `receive`, for an envelope `screen` passed on: rule 1's signature verdict,
@@ -98,6 +115,7 @@ public struct GossipEngine {
     public mutating func admit(_ envelope: Envelope, signatureIsValid: Bool, from peer: PeerID, now: UInt64) throws
         -> [GossipAction]
     {
+        awaitingVerdict[envelope.id] = nil
         guard signatureIsValid else {
             return invalid(from: peer, reason: .badSignature, now: now)
         }

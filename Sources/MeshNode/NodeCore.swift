@@ -424,6 +424,7 @@ final class NodeCore {
         do {
             screenings = try store.transaction { try batch.map { try gossip.screen($0.bytes, from: $0.arrival.peer, now: now) } }
         } catch {
+            gossip.forgetScreened()
             return receivedNotStored(batch.map(\.arrival), error)
         }
         var unverified: [SignatureVerifier<Arrival>.Item] = []

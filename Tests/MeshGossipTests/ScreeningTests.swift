@@ -1,0 +1,58 @@
+import MeshGossip
+import MeshWire
+import Testing
+
+/// `screen` and `admit`, the two halves of `receive` that let a node check signatures off its loop:
+/// a copy that arrives while the first is still waiting for its verdict is not verified again.
+@Suite struct ScreeningTests {
+    @Test func aCopyArrivingWhileTheFirstAwaitsItsVerdictIsADuplicate() throws {
+        var bench = Bench()
+        let envelope = try bench.room("hi")
+        guard case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0) else {
+            Issue.record("a new envelope needs its signature checked"); return
+        }
+        // The same message relayed once more (another hop count), as a mesh delivers it over a second link.
+        guard case .judged(let actions) = try bench.engine.screen(envelope.withHops(1).encoded(), from: bench.right, now: t0) else {
+            Issue.record("a copy with the same signature was sent to be verified again"); return
+        }
+        #expect(actions == [.dropped(from: bench.right, reason: .duplicate)])
+        #expect(bench.engine.counters.duplicates == 1)
+
+        let admitted = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0)
+        #expect(admitted.deliveries == [Delivery(envelope: envelope, text: "hi")])
+        #expect(bench.store.contains(envelope.id))
+    }
+
+    @Test func aCopyWithAnotherSignatureIsCheckedOnItsOwn() throws {
+        var bench = Bench()
+        let envelope = try bench.room("hi")
+        var bytes = envelope.encoded()
+        bytes[bytes.count - 10] ^= 0x01  // inside the signature: same id, another signature
+        let forged = try Envelope.parse(bytes)
+        #expect(forged.id == envelope.id)
+
+        guard case .needsSignatureCheck = try bench.engine.screen(forged.encoded(), from: bench.left, now: t0),
+              case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.right, now: t0) else {
+            Issue.record("a forged first copy must not make the genuine one a duplicate"); return
+        }
+        #expect(try bench.engine.admit(forged, signatureIsValid: false, from: bench.left, now: t0)
+            == [.dropped(from: bench.left, reason: .badSignature)])
+        #expect(try bench.engine.admit(envelope, signatureIsValid: true, from: bench.right, now: t0).deliveries.count == 1)
+        #expect(bench.store.contains(envelope.id))
+    }
+
+    @Test func afterItsVerdictAnIdIsNoLongerAwaited() throws {
+        var bench = Bench()
+        let envelope = try bench.room("hi")
+        _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
+        // A bad verdict: nothing is stored, so a later copy is screened (and checked) afresh.
+        _ = try bench.engine.admit(envelope, signatureIsValid: false, from: bench.left, now: t0)
+        guard case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.right, now: t0) else {
+            Issue.record("an id stayed awaited after its verdict"); return
+        }
+        bench.engine.forgetScreened()
+        guard case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.right, now: t0) else {
+            Issue.record("an id stayed awaited after forgetScreened"); return
+        }
+    }
+}
