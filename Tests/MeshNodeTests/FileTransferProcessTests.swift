@@ -160,17 +160,28 @@ struct FileTransferProcessTests {
         #expect(result.status == 0, "send-file failed: \(result.stderr)")
     }
 
-    /// "a file name with `../` lands safely inside `downloads/`": a hostile peer speaks the wire by hand.
-    @Test func aNameWithDotDotLandsInsideDownloads() async throws {
+    /// Bob, taking every file offer, linked to a pinned peer ("mallory") whose side of the wire the test writes by hand.
+    private static func bobLinkedToAHandWrittenPeer() async throws -> (home: TestHome, bob: NodeProcess, client: WireTestClient) {
         let b = TestHome("b")
         let bKey = try b.initialize(name: "bob")
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        do {
+            let client = try WireTestClient(port: try await bob.listenPort())
+            try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
+            try client.ping()
+            return (b, bob, client)
+        } catch {
+            bob.kill()
+            throw error
+        }
+    }
+
+    /// "a file name with `../` lands safely inside `downloads/`": a hostile peer speaks the wire by hand.
+    @Test func aNameWithDotDotLandsInsideDownloads() async throws {
+        let (b, bob, client) = try await Self.bobLinkedToAHandWrittenPeer()
         defer { bob.kill() }
-        let client = try WireTestClient(port: try await bob.listenPort())
-        try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
-        try client.ping()
 
         let content = Array("not where you think\n".utf8)
         let id = FileTransferID(SecureRandom.bytes(count: 16))
@@ -192,15 +203,8 @@ struct FileTransferProcessTests {
     /// A file whose bytes do not have the offered hash is refused: CANCEL 5, `file-failed`, and
     /// nothing in `downloads/` or left in `.partial/`.
     @Test func aFileThatDoesNotMatchItsHashIsRefused() async throws {
-        let b = TestHome("b")
-        let bKey = try b.initialize(name: "bob")
-        let mallory = SigningPrivateKey()
-        try b.pin("mallory", mallory.publicKey.base64)
-        let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
+        let (b, bob, client) = try await Self.bobLinkedToAHandWrittenPeer()
         defer { bob.kill() }
-        let client = try WireTestClient(port: try await bob.listenPort())
-        try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
-        try client.ping()
 
         // Two chunks, so the hash follows more than one write; one byte differs from what was hashed.
         let offered = SecureRandom.bytes(count: FileBounds.maxChunkDataByteCount + 1000)
