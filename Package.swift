@@ -34,6 +34,7 @@ let package = Package(
             "MeshCrypto", "MeshNoise", "MeshWire", "MeshGossip", "MeshStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "meshchat", dependencies: [

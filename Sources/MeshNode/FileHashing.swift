@@ -1,6 +1,6 @@
 import Foundation
 import MeshCrypto
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The file hash of docs/file-transfer.md: SHA-256 of the whole file, read a piece at a time.
 enum FileHash {
@@ -39,7 +39,10 @@ enum FileHash {
 /// falls behind, and a resumed transfer hashes the bytes it already held the same way, from byte 0.
 ///
 /// `stream`, `buffer`, `hashed` and `failed` are touched only on `queue`; `progress` is the one
-/// thing the loop and the queue share, behind its mutex. That is what makes it safe to share.
+/// thing the loop and the queue share, behind its lock. That is what makes it safe to share. The
+/// lock is a pthread mutex (NIO's), not Synchronization's `Mutex`: on Linux that one waits on a
+/// futex inside an uninstrumented library, so ThreadSanitizer cannot see it order anything and
+/// reported the loop's and the queue's use of `progress` as a race.
 final class PartialFileHasher: @unchecked Sendable {
     private let queue = DispatchQueue(label: "meshchat.file-hash")
     private let descriptor: Int32
@@ -48,7 +51,7 @@ final class PartialFileHasher: @unchecked Sendable {
     private var hashed: UInt64 = 0
     private var failed = false
     /// How far the file is written, and whether a catch-up is queued or running.
-    private let progress = Mutex((written: UInt64(0), catchingUp: false))
+    private let progress = NIOLockedValueBox((written: UInt64(0), catchingUp: false))
 
     /// A hasher reading `path` (never through a symlink); nil if it cannot be opened.
     static func reading(_ path: String) -> PartialFileHasher? {
@@ -67,7 +70,7 @@ final class PartialFileHasher: @unchecked Sendable {
 
     /// The first `offset` bytes of the file are written: they are hashed on the hasher's thread.
     func written(upTo offset: UInt64) {
-        let start = progress.withLock { progress in
+        let start = progress.withLockedValue { progress in
             progress.written = max(progress.written, offset)
             defer { progress.catchingUp = true }
             return !progress.catchingUp
@@ -86,7 +89,7 @@ final class PartialFileHasher: @unchecked Sendable {
 
     /// Hashes up to what is written until nothing more was written meanwhile.
     private func catchUp() {
-        while let target = progress.withLock({ progress -> UInt64? in
+        while let target = progress.withLockedValue({ progress -> UInt64? in
             guard progress.written > hashed else {
                 progress.catchingUp = false
                 return nil
