@@ -161,11 +161,7 @@ public final class SQLiteMessageStore: MessageStore {
                     timestamp, Int64(envelope.hops), Data(envelope.encoded()), nowMilliseconds,
                 ])
             guard db.changesCount > 0 else { return false }
-            try db.cachedStatement(sql: """
-                INSERT INTO author (key, contiguous, highest) VALUES (?, 0, ?)
-                ON CONFLICT (key) DO UPDATE SET highest = max(highest, excluded.highest)
-                """).execute(arguments: [author, seq])
-            try Self.advanceContiguous(db, author: author)
+            try Self.recordHeld(db, author: author, seq: seq)
             return true
         }
     }
@@ -224,7 +220,7 @@ public final class SQLiteMessageStore: MessageStore {
             return result!
         }
         do {
-            return try queue.write { db in
+            return try committed { db in
                 activeDatabase = db
                 defer { activeDatabase = nil }
                 return try body()
@@ -361,9 +357,30 @@ public final class SQLiteMessageStore: MessageStore {
     private func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             if let db = activeDatabase { return try body(db) }
-            return try queue.write(body)
+            return try committed(body)
         } catch {
             throw failure(error)
+        }
+    }
+
+    /// Runs `body` in a transaction of its own, committed before this returns, rolled back if
+    /// `body` throws.
+    ///
+    /// Not GRDB's `write`, which compiles its BEGIN and COMMIT afresh for every transaction:
+    /// with one message a transaction, as at any rate a person types, that was about a quarter
+    /// of storing it (docs/performance.md 9). These statements are compiled once.
+    private func committed<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "BEGIN").execute()
+            do {
+                let result = try body(db)
+                try db.cachedStatement(sql: "COMMIT").execute()
+                return result
+            } catch {
+                // SQLite may already have rolled back (a full disk, say); ROLLBACK then has nothing to do.
+                if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
+                throw error
+            }
         }
     }
 
@@ -440,6 +457,30 @@ public final class SQLiteMessageStore: MessageStore {
 
     private static func contains(_ db: Database, id: MessageID) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"), arguments: [Data(id.bytes)]) ?? false
+    }
+
+    /// Moves `author`'s frontier to take in `seq`, just stored.
+    ///
+    /// Messages mostly come in order, each the author's next seq with nothing held beyond it; then
+    /// the frontier is known without looking further, and one upsert sets it. Otherwise the highest
+    /// seq is raised and the contiguous one walked up through what is held (`advanceContiguous`).
+    private static func recordHeld(_ db: Database, author: Data, seq: Int64) throws {
+        let frontier = try Row.fetchOne(db.cachedStatement(sql: "SELECT contiguous, highest FROM author WHERE key = ?"),
+                                        arguments: [author])
+        let contiguous: Int64 = frontier?["contiguous"] ?? 0
+        let highest: Int64 = frontier?["highest"] ?? 0
+        if seq == contiguous + 1 && seq > highest {
+            try db.cachedStatement(sql: """
+                INSERT INTO author (key, contiguous, highest) VALUES (?1, ?2, ?2)
+                ON CONFLICT (key) DO UPDATE SET contiguous = excluded.contiguous, highest = excluded.highest
+                """).execute(arguments: [author, seq])
+            return
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO author (key, contiguous, highest) VALUES (?, 0, ?)
+            ON CONFLICT (key) DO UPDATE SET highest = max(highest, excluded.highest)
+            """).execute(arguments: [author, seq])
+        try advanceContiguous(db, author: author)
     }
 
     /// Records that `author`'s `seq` was held and is gone: the frontier moves to at least `seq`.
