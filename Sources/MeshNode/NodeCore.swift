@@ -424,7 +424,7 @@ final class NodeCore {
         do {
             screenings = try store.transaction { try batch.map { try gossip.screen($0.bytes, from: $0.arrival.peer, now: now) } }
         } catch {
-            gossip.forgetScreened()
+            gossip.forgetUncommitted()
             return receivedNotStored(batch.map(\.arrival), error)
         }
         var unverified: [SignatureVerifier<Arrival>.Item] = []
@@ -454,6 +454,7 @@ final class NodeCore {
                 return actions
             }
         } catch {
+            gossip.forgetUncommitted()
             return receivedNotStored(items.map(\.tag), error)
         }
         for item in items { item.tag.link.verificationEnded(for: item.tag.byteCount) }
@@ -580,6 +581,7 @@ final class NodeCore {
                 }
             }
         } catch {
+            gossip.forgetUncommitted()
             return texts.map { _ in .failure(error) }
         }
         perform(actions)

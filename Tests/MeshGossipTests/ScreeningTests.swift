@@ -1,3 +1,4 @@
+import MeshCrypto
 import MeshGossip
 import MeshWire
 import Testing
@@ -50,9 +51,81 @@ import Testing
         guard case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.right, now: t0) else {
             Issue.record("an id stayed awaited after its verdict"); return
         }
-        bench.engine.forgetScreened()
+        bench.engine.forgetUncommitted()
         guard case .needsSignatureCheck = try bench.engine.screen(envelope.encoded(), from: bench.right, now: t0) else {
-            Issue.record("an id stayed awaited after forgetScreened"); return
+            Issue.record("an id stayed awaited after forgetUncommitted"); return
         }
+    }
+}
+
+/// Rule 3 for the copies a mesh delivers moments after the first: the engine remembers the ids it
+/// stored last and drops those copies without a store lookup; what it forgot, the store still knows.
+@Suite struct RecentlyStoredTests {
+    @Test func aCopyOfARecentlyStoredMessageIsDroppedWithoutAskingTheStore() throws {
+        let store = LookupCountingStore()
+        var bench = Bench(store: store)
+        let envelope = try bench.room("hi")
+        _ = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
+        let lookups = store.lookups
+
+        guard case .judged(let actions) = try bench.engine.screen(envelope.withHops(1).encoded(), from: bench.right, now: t0) else {
+            Issue.record("a copy of a stored message was sent to be verified"); return
+        }
+        #expect(actions == [.dropped(from: bench.right, reason: .duplicate)])
+        #expect(store.lookups == lookups)
+    }
+
+    @Test func anIdNoLongerRememberedIsStillADuplicateThroughTheStore() throws {
+        let store = LookupCountingStore()
+        var bench = Bench(store: store)
+        let first = try bench.room("first", seq: 1)
+        _ = try bench.engine.receive(first.encoded(), from: bench.left, now: t0)
+        for seq in 2...UInt64(GossipEngine.recentlyStoredCapacity + 1) {
+            _ = try bench.engine.admit(try bench.room("later", seq: seq), signatureIsValid: true, from: bench.left, now: t0)
+        }
+        let lookups = store.lookups
+
+        guard case .judged(let actions) = try bench.engine.screen(first.withHops(1).encoded(), from: bench.right, now: t0) else {
+            Issue.record("a stored message the engine forgot was sent to be verified"); return
+        }
+        #expect(actions == [.dropped(from: bench.right, reason: .duplicate)])
+        #expect(store.lookups == lookups + 1)
+    }
+
+    @Test func afterARollBackACopyIsCheckedAgain() throws {
+        let store = LookupCountingStore()
+        var bench = Bench(store: store)
+        let envelope = try bench.room("hi")
+        _ = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
+        // The transaction that stored it rolled back: the owner tells the engine it lost what it did.
+        store.loseEverything()
+        bench.engine.forgetUncommitted()
+
+        guard case .needsSignatureCheck = try bench.engine.screen(envelope.withHops(1).encoded(), from: bench.right, now: t0) else {
+            Issue.record("a copy of a message that was never committed was dropped as a duplicate"); return
+        }
+    }
+}
+
+/// An in-memory store that counts `contains` lookups and can lose everything, as a transaction
+/// that rolled back loses what was written in it.
+private final class LookupCountingStore: MessageStore {
+    private var inner = InMemoryMessageStore()
+    private(set) var lookups = 0
+
+    func loseEverything() { inner = InMemoryMessageStore() }
+
+    func contains(_ id: MessageID) throws -> Bool {
+        lookups += 1
+        return inner.contains(id)
+    }
+    func insert(_ envelope: Envelope) throws -> Bool { inner.insert(envelope) }
+    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { inner.messageID(author: author, seq: seq) }
+    func highestSeq(author: SigningPublicKey) throws -> UInt64 { inner.highestSeq(author: author) }
+    func recent(room: String?, limit: Int) throws -> [Envelope] { inner.recent(room: room, limit: limit) }
+    func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
+    func frontier() throws -> [SigningPublicKey: SeqFrontier] { inner.frontier() }
+    func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) throws -> [Envelope] {
+        inner.envelopes(author: author, after: after, through: through, limit: limit)
     }
 }
