@@ -24,6 +24,12 @@ public struct MessageID: Hashable, Sendable, CustomStringConvertible, Comparable
         self.bytes = bytes
     }
 
+    /// The bytes in one call rather than one `combine` per byte, as the synthesised conformance
+    /// does: ids are hashed for every copy a mesh delivers.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Parses 64 hexadecimal digits (either case); nil for anything else.
     public init?(hex: String) {
         let digits = Array(hex.utf8)
