@@ -70,6 +70,7 @@ extension NodeScenarios {
 
         let count = sizes.meshMessages
         var authors: [Int] = [], posted: [UInt64] = []
+        let cpuBefore = nodes.compactMap { processCPUSeconds(pid: $0.pid) }.reduce(0, +)
         let start = Monotonic.now()
         for index in 0..<count {
             Monotonic.sleep(until: start + UInt64(index) * 1_000_000_000 / UInt64(Self.meshRate))
@@ -82,6 +83,10 @@ extension NodeScenarios {
             node.waitForShown((0..<count).filter { authors[$0] != number }, quiet: Self.quietSeconds)
         }
 
+        // The nodes' CPU over the message phase: against the machine's cores it says how close to
+        // saturation they ran, which is what the tail latency follows.
+        let phaseSeconds = Double(Monotonic.now() - start) / 1e9
+        let nodeCPUSeconds = nodes.compactMap { processCPUSeconds(pid: $0.pid) }.reduce(0, +) - cpuBefore
         let shown = nodes.map { $0.shownTimes }
         var deliveries = 0, fullyDelivered = 0
         var lastArrivals: [Double] = []
@@ -114,6 +119,10 @@ extension NodeScenarios {
                    limit: "mesh30_flooding_copies_per_delivery", ratioName: "mesh30_copies_ratio_to_flooding"),
             Metric("mesh30_flooding_copies_per_delivery", graph.floodingCopiesPerDelivery, "copies",
                    note: "what plain flooding receives on this graph"),
+            Metric("mesh30_cpu_us_per_delivery", nodeCPUSeconds * 1e6 / Double(max(deliveries, 1)), "us",
+                   note: "all nodes' CPU over the message phase, per message shown"),
+            Metric("mesh30_cores_busy", nodeCPUSeconds / phaseSeconds, "cores",
+                   note: "of \(ProcessInfo.processInfo.activeProcessorCount), nodes only, message phase"),
         ]
     }
 }

@@ -81,6 +81,16 @@ func processResidentKiB(pid: Int32) -> Double? {
     return nil
 }
 
+/// The CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat.
+func processCPUSeconds(pid: Int32) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let afterName = text.lastIndex(of: ")") else { return nil }
+    // After the name: state is field 3, utime and stime are fields 14 and 15 (proc(5)).
+    let fields = text[text.index(after: afterName)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 /// A blocking TCP socket on loopback, for the ceilings and the handshake client.
 final class LoopbackSocket: @unchecked Sendable {
     // One thread uses a socket at a time (the scenario hands it over at thread start); nothing is shared.
