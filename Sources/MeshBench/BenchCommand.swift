@@ -50,7 +50,7 @@ struct BenchCommand: ParsableCommand {
             let started = Monotonic.now()
             let outcome: Outcome
             switch scenario {
-            case .startup: outcome = measure(["startup_ms", "idle_rss_MiB"]) { try scenarios.startupAndIdle() }
+            case .startup: outcome = measure(["startup_ms", "idle_rss_MiB", "idle_private_dirty_MiB"]) { try scenarios.startupAndIdle() }
             case .link: outcome = measure(["link_msgs_per_s", "hop_latency_p50_ms", "hop_latency_p99_ms"]) { try scenarios.link() }
             case .relay: outcome = measure(["relay_msgs_per_s"]) { try scenarios.relay() }
             case .bulk:

@@ -145,7 +145,7 @@ extension NodeScenarios {
         _ = try first.ready()
         first.stop()
         var samples: [Double] = []
-        var idle: Double?
+        var idle: Double?, idlePrivate: Double?
         for sample in 0..<sizes.startupSamples {
             let node = try BenchNode(binary: binary, name: "s", home: path)
             defer { node.stop() }
@@ -154,12 +154,15 @@ extension NodeScenarios {
             if sample == sizes.startupSamples - 1 {
                 Thread.sleep(forTimeInterval: Self.settleSeconds)
                 idle = node.residentKiB
+                idlePrivate = processPrivateDirtyKiB(pid: node.pid)
             }
         }
-        guard let idle else { throw BenchFailure("no VmRSS for the idle node") }
+        guard let idle, let idlePrivate else { throw BenchFailure("no VmRSS or Private_Dirty for the idle node") }
         return [
             Metric("startup_ms", samples.percentile(50)!, "ms", goal: "<= 150", note: "median of \(samples.count) starts"),
             Metric("idle_rss_MiB", idle / 1024, "MiB", goal: "<= 20", note: "no peers, after \(Int(Self.settleSeconds)) s"),
+            Metric("idle_private_dirty_MiB", idlePrivate / 1024, "MiB",
+                   note: "of it, what only this node holds; the rest is shared code"),
         ]
     }
 }

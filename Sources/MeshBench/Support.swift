@@ -72,10 +72,17 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
 }
 
 /// The resident set of a process in KiB, from /proc/PID/status (VmRSS).
-func processResidentKiB(pid: Int32) -> Double? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let number = line.dropFirst("VmRSS:".count).trimmingCharacters(in: .whitespaces).split(separator: " ").first
+func processResidentKiB(pid: Int32) -> Double? { procKiB("VmRSS", in: "/proc/\(pid)/status") }
+
+/// The memory only this process holds, in KiB (Private_Dirty in /proc/PID/smaps_rollup): its heap,
+/// stacks and written pages, without the shared libraries' code and data it maps.
+func processPrivateDirtyKiB(pid: Int32) -> Double? { procKiB("Private_Dirty", in: "/proc/\(pid)/smaps_rollup") }
+
+/// A `Name:   123 kB` line of a /proc file, in KiB.
+private func procKiB(_ field: String, in path: String) -> Double? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        let number = line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first
         return number.flatMap { Double($0) }
     }
     return nil
