@@ -102,6 +102,13 @@ struct BenchCommand: ParsableCommand {
             bounds.append(Metric("relay_crypto_bound_msgs_per_s", 2 / (1 / sign + 2 / verify), "msgs/s",
                                  note: "2 cores / (1 sign + 2 verify)"))
         }
+        if let sign = rate["ed25519_sign_per_s"], let verify = rate["ed25519_verify_per_s"],
+           let store = rate["store_alone_us_per_msg"] {
+            // What one message costs on its way over a hop, waiting aside: A signs and stores it, B
+            // verifies and stores it, each alone in its transaction at 1,000 messages a second.
+            bounds.append(Metric("hop_latency_work_floor_ms", (1e6 / sign + 1e6 / verify + 2 * store) / 1000, "ms",
+                                 note: "1 sign + 1 verify + 2 lone commits, no waiting"))
+        }
         if let dh = rate["x25519_per_s"], let keygen = rate["x25519_keygen_per_s"] {
             // An IK handshake costs each end 4 DH and 1 ephemeral key: with both ends here, 8 DH and
             // 2 key generations shared by two cores.

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshStore
 import MeshWire
 
 /// The raw limits every node figure is compared with, measured in this process, on one core,
@@ -43,6 +44,7 @@ struct Ceilings {
         metrics.append(Metric("x25519_keygen_per_s", rate { _ = KeyAgreementPrivateKey() }, "1/s",
                               note: "fixed-base mult, one core"))
 
+        if let store = try? storeCommits() { metrics += store }
         if let tcp = try? loopbackTCP() { metrics.append(tcp) }
         if let pingPong = try? loopbackPingPong() { metrics.append(pingPong) }
         return metrics
@@ -61,6 +63,42 @@ struct Ceilings {
             elapsed = Monotonic.seconds(from: start, to: Monotonic.now())
         }
         return Double(calls) / elapsed
+    }
+
+    /// Storing 100-byte room messages, each its author's next seq, in the node's own SQLite store
+    /// (a fresh file, WAL, the node's settings): one message a transaction, as a node stores what
+    /// arrives at a person's pace (every hop pays it once), and 64 a transaction, as in a burst.
+    /// The envelopes are signed beforehand, so this is the store alone.
+    private func storeCommits() throws -> [Metric] {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        try FileManager.default.createDirectory(atPath: workspace.path + "/store", withIntermediateDirectories: true)
+        let store = try SQLiteMessageStore(path: workspace.path + "/store/messages.sqlite", options: .init(retention: .unlimited))
+        defer { try? store.close() }
+        let author = SigningPrivateKey()
+        let body = Array(BenchText.padded("m0").utf8)
+        var seq: UInt64 = 0
+        func envelopes(_ count: Int) throws -> [Envelope] {
+            try (0..<count).map { _ in
+                seq += 1
+                return try Envelope.signed(kind: .room, by: author, seq: seq, timestamp: 1_700_000_000_000 + seq,
+                                           nickname: "n00", room: "general", recipient: nil, body: body)
+            }
+        }
+        // 2,000 messages per second of `duration` each way: steady enough, without signing tens
+        // of thousands of envelopes first.
+        func microsecondsPerMessage(perTransaction: Int) throws -> Double {
+            let batches = try (0..<max(8, Int(duration * 2_000) / perTransaction)).map { _ in try envelopes(perTransaction) }
+            let start = Monotonic.now()
+            for batch in batches { _ = try store.transaction { try batch.map { try store.insert($0) } } }
+            return Monotonic.seconds(from: start, to: Monotonic.now()) * 1e6 / Double(batches.count * perTransaction)
+        }
+        return [
+            Metric("store_alone_us_per_msg", try microsecondsPerMessage(perTransaction: 1), "us",
+                   note: "one message a transaction, one core"),
+            Metric("store_grouped_us_per_msg", try microsecondsPerMessage(perTransaction: 64), "us",
+                   note: "64 messages a transaction, one core"),
+        ]
     }
 
     /// One TCP connection on loopback, one thread writing 64 KiB chunks, another reading: the wire's limit.
