@@ -28,6 +28,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw connection's WAL hook (WALCheckpointer), which GRDB does not wrap.
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            // A lock ThreadSanitizer sees (WALCheckpointer); only NIO's locks, not its event loops.
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .target(name: "MeshChatUI", dependencies: ["MeshWire"]),
         .target(name: "MeshNode", dependencies: [
@@ -40,6 +42,7 @@ let package = Package(
         .executableTarget(name: "meshchat", dependencies: [
             "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
             .target(name: "CMalloc", condition: .when(platforms: [.linux])),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -117,7 +117,7 @@ public final class Node: Sendable {
     /// Closes every link with BYE 6, stops listening and releases the loop.
     public func stop() async {
         let core = self.core
-        try? await core.eventLoop.submit { core.value.stop() }.get()
+        try? await core.eventLoop.flatSubmit { core.value.stop() }.get()
         if let netcat { try? await core.eventLoop.flatSubmit { netcat.value.stop() }.get() }
         // Give the BYE frames a moment to leave before the sockets close under them.
         try? await core.eventLoop.scheduleTask(in: .milliseconds(50)) {}.futureResult.get()

@@ -131,8 +131,10 @@ final class NodeCore {
         }
     }
 
-    /// Closes every link with BYE 6 and stops dialing.
-    func stop() {
+    /// Closes every link with BYE 6 and stops dialing and verifying: no envelope is stored after
+    /// this. The future completes once no signature check is out on the thread pool, so the loop
+    /// can close after it.
+    func stop() -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
         stopping = true
         for dialer in dialers.values { dialer.retry?.cancel() }
@@ -140,6 +142,7 @@ final class NodeCore {
         for link in links.values { link.close(saying: .shuttingDown, "shutting down") }
         for handler in pending.values { handler.close(saying: .shuttingDown) }
         files.stop()
+        return verifier.stop()
     }
 
     // MARK: Trust

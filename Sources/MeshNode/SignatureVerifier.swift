@@ -10,6 +10,10 @@ import NIOPosix
 /// `afterPending` (a sync message, a PONG), are handed back on the loop only once every batch
 /// submitted before it has been handed back. A lone envelope is verified on the loop itself,
 /// where it costs no thread handoff. Used on the loop only, like the core that owns it.
+///
+/// Once stopped it hands nothing back: what is queued is dropped (nothing of it was stored, so the
+/// senders' next sync offers it again) and batches still on the pool are awaited, so none of them
+/// calls back after the loop has closed.
 final class SignatureVerifier<Tag> {
     /// An envelope waiting for its verdict, with what its owner needs to act on it.
     struct Item {
@@ -30,6 +34,10 @@ final class SignatureVerifier<Tag> {
     private let deliver: (_ items: [Item], _ verdicts: [Bool]) -> Void
     private var steps = CircularBuffer<Step>()
     private var batchesSubmitted: UInt64 = 0
+    /// Batches on the thread pool whose verdicts have not come back to the loop.
+    private var batchesOnPool = 0
+    /// Set by `stop`; completed once `batchesOnPool` is 0.
+    private var stopped: EventLoopPromise<Void>?
 
     /// A verifier that hands each batch's items and verdicts to `deliver`, on `eventLoop`, in order.
     init(eventLoop: EventLoop, threads: NIOThreadPool = .singleton,
@@ -44,7 +52,7 @@ final class SignatureVerifier<Tag> {
 
     /// Verifies `items` and delivers them behind everything submitted before.
     func submit(_ items: [Item]) {
-        guard !items.isEmpty else { return }
+        guard !items.isEmpty, stopped == nil else { return }
         batchesSubmitted += 1
         let number = batchesSubmitted
         guard items.count > 1 else {
@@ -53,19 +61,38 @@ final class SignatureVerifier<Tag> {
         }
         steps.append(.batch(number: number, items: items, verdicts: nil))
         let envelopes = items.map(\.envelope)
+        batchesOnPool += 1
         threads.runIfActive(eventLoop: eventLoop) { envelopes.map(\.hasValidSignature) }
             .assumeIsolated()
             .whenComplete { [weak self] result in
+                guard let self else { return }
+                batchesOnPool -= 1
+                if let stopped {
+                    if batchesOnPool == 0 { stopped.succeed() }
+                    return
+                }
                 // The pool refuses work only once it is shut down (the process is ending); the
                 // loop then checks the batch itself rather than losing it.
-                self?.verified(batch: number, (try? result.get()) ?? envelopes.map(\.hasValidSignature))
+                verified(batch: number, (try? result.get()) ?? envelopes.map(\.hasValidSignature))
             }
     }
 
     /// Runs `step` once every batch submitted so far has been delivered: at once if none is out.
     func afterPending(_ step: @escaping () -> Void) {
+        guard stopped == nil else { return }
         if steps.isEmpty { return step() }
         steps.append(.waiting(step))
+    }
+
+    /// Drops everything queued and hands nothing back from now on; the future completes once every
+    /// batch still on the thread pool has come back to the loop (its verdicts dropped too).
+    func stop() -> EventLoopFuture<Void> {
+        if let stopped { return stopped.futureResult }
+        let promise = eventLoop.makePromise(of: Void.self)
+        stopped = promise
+        steps.removeAll()
+        if batchesOnPool == 0 { promise.succeed() }
+        return promise.futureResult
     }
 
     private func verified(batch number: UInt64, _ verdicts: [Bool]) {

@@ -37,9 +37,15 @@ public struct TrustedPeersError: Error, Equatable, CustomStringConvertible {
 public struct TrustedPeers: Equatable, Sendable {
     /// The peers in file order.
     public private(set) var peers: [PinnedPeer]
-    /// Each pinned key's X25519 form (PROTOCOL.md 1), converted once when it is pinned: a responder
-    /// needs it in every handshake, and the conversion costs about as much as a DH.
-    private var staticKeys: [SigningPublicKey: KeyAgreementPublicKey] = [:]
+    /// Each pinned peer by its key, for the lookups every handshake and envelope makes.
+    private var pinned: [SigningPublicKey: Pin] = [:]
+
+    /// A pinned peer with its key's X25519 form (PROTOCOL.md 1), converted once when it is pinned:
+    /// a responder needs it in every handshake, and the conversion costs about as much as a DH.
+    private struct Pin: Equatable, Sendable {
+        let peer: PinnedPeer
+        let staticKey: KeyAgreementPublicKey
+    }
 
     /// Parses the file's text; the first malformed line is reported with its number.
     public init(parsing text: String) throws(TrustedPeersError) {
@@ -56,7 +62,7 @@ public struct TrustedPeers: Equatable, Sendable {
             if self.peer(named: peer.name) != nil {
                 throw TrustedPeersError(line: number, problem: "the name \(peer.name) is used twice")
             }
-            if staticKeys[peer.key] != nil {
+            if pinned[peer.key] != nil {
                 throw TrustedPeersError(line: number, problem: "that key is already pinned under another name")
             }
             try append(peer, line: number)
@@ -88,10 +94,10 @@ public struct TrustedPeers: Equatable, Sendable {
     public func peer(named name: String) -> PinnedPeer? { peers.first { $0.name == name } }
 
     /// The peer pinned with `key`.
-    public func peer(withKey key: SigningPublicKey) -> PinnedPeer? { peers.first { $0.key == key } }
+    public func peer(withKey key: SigningPublicKey) -> PinnedPeer? { pinned[key]?.peer }
 
     /// The X25519 form of `key` if it is pinned, nil if it is not.
-    public func staticKey(of key: SigningPublicKey) -> KeyAgreementPublicKey? { staticKeys[key] }
+    public func staticKey(of key: SigningPublicKey) -> KeyAgreementPublicKey? { pinned[key]?.staticKey }
 
     /// Adds a peer; throws if its name or key is already pinned.
     public mutating func add(_ peer: PinnedPeer) throws(TrustedPeersError) {
@@ -109,7 +115,7 @@ public struct TrustedPeers: Equatable, Sendable {
         guard let staticKey = try? peer.key.keyAgreementKey() else {
             throw TrustedPeersError(line: line, problem: "the key cannot be used for a handshake (it has no X25519 form)")
         }
-        staticKeys[peer.key] = staticKey
+        pinned[peer.key] = Pin(peer: peer, staticKey: staticKey)
         peers.append(peer)
     }
 
@@ -117,7 +123,7 @@ public struct TrustedPeers: Equatable, Sendable {
     @discardableResult
     public mutating func remove(named name: String) -> PinnedPeer? {
         guard let index = peers.firstIndex(where: { $0.name == name }) else { return nil }
-        staticKeys[peers[index].key] = nil
+        pinned[peers[index].key] = nil
         return peers.remove(at: index)
     }
 

@@ -6,6 +6,7 @@ public struct CipherState: Sendable {
     public let cipher: AEADCipher
     private var k: SecureBytes?
     /// `k` keyed into reusable OpenSSL contexts, so a message costs a nonce change, not a key setup.
+    /// Shared by copies of this state until one of them uses it (`ownKey`).
     private var keyed: AEADKey?
     private var n: UInt64 = 0
 
@@ -62,7 +63,7 @@ public struct CipherState: Sendable {
     /// The transport encrypts this way, straight into the outgoing frame.
     public mutating func encryptWithAd(_ associatedData: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
                                        into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
-        guard let keyed else {
+        guard let keyed = ownKey() else {
             output.copyMemory(from: plaintext)
             return plaintext.count
         }
@@ -97,7 +98,7 @@ public struct CipherState: Sendable {
     /// authentication failure `n` is unchanged and `output` holds nothing to use.
     public mutating func decryptWithAd(_ associatedData: UnsafeRawBufferPointer, ciphertext: UnsafeRawBufferPointer,
                                        into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
-        guard let keyed else {
+        guard let keyed = ownKey() else {
             output.copyMemory(from: ciphertext)
             return ciphertext.count
         }
@@ -112,6 +113,15 @@ public struct CipherState: Sendable {
         }
         n += 1
         return written
+    }
+
+    /// The key's contexts, this state's alone: a copy of the state that still shares them gets a
+    /// key of its own first (copy on write), so two copies never use one `AEADKey` at once, on one
+    /// thread or two (it has no lock). Nil while there is no key.
+    private mutating func ownKey() -> AEADKey? {
+        guard let k else { return nil }
+        if !isKnownUniquelyReferenced(&keyed) { keyed = AEADKey(cipher: cipher, key: k) }
+        return keyed
     }
 
     /// Calls `body` with the 12-byte nonce for counter `n`, built on the stack.

@@ -1,6 +1,7 @@
 import Dispatch
 import GRDB
 import GRDBSQLite
+import NIOConcurrencyHelpers
 import Synchronization
 
 extension SQLiteMessageStore {
@@ -50,8 +51,10 @@ final class WALCheckpointer: Sendable {
     /// Whether a background run is queued or running, so commits ask for at most one at a time.
     private let running = Atomic<Bool>(false)
     /// Held for each checkpoint pass, so the committing thread's fallback waits for a background
-    /// pass to end instead of finding the checkpoint lock taken and letting the WAL grow on.
-    private let pass = Mutex(())
+    /// pass to end instead of finding the checkpoint lock taken and letting the WAL grow on. A
+    /// pthread mutex (NIO's), which ThreadSanitizer sees order the two threads; Synchronization's
+    /// `Mutex` waits on a futex it cannot see.
+    private let pass = NIOLock()
 
     /// Opens the second connection to the database at `path` (already in WAL mode).
     init(path: String, limits: SQLiteMessageStore.CheckpointLimits) throws {
@@ -82,12 +85,12 @@ final class WALCheckpointer: Sendable {
     fileprivate func committed(writer db: OpaquePointer?, walPages: Int) {
         if walPages >= limits.inline {
             // Copies the whole WAL (nothing else reads or writes), so the next commit starts it over.
-            pass.withLock { _ in _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) }
+            pass.withLock { _ = sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) }
         } else if walPages >= limits.background, !running.exchange(true, ordering: .acquiringAndReleasing) {
             worker.async { [self] in
                 defer { running.store(false, ordering: .releasing) }
                 for _ in 0..<Self.passesPerRun {
-                    guard let (walFrames, copied) = try? pass.withLock({ _ in
+                    guard let (walFrames, copied) = try? pass.withLock({
                         try connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
                     }), copied < walFrames else { return }
                 }

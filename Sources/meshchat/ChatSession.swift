@@ -1,7 +1,7 @@
 import Foundation
 import MeshChatUI
 import MeshNode
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Connects a running node to a person at a terminal, or to a script on standard input and output.
 ///
@@ -28,11 +28,13 @@ final class ChatSession: Sendable {
     }
 
     let interactive: Bool
-    // Output comes from the node's loop and from input handling; the mutex keeps lines whole and in order.
-    private let state: Mutex<State>
+    // Output comes from the node's loop and from input handling; the lock keeps lines whole and in order.
+    // The session's locks are pthread mutexes (NIO's), which ThreadSanitizer sees order the threads;
+    // Synchronization's `Mutex` waits on a futex it cannot see (Sources/MeshNode/FileHashing.swift).
+    private let state: NIOLockedValueBox<State>
     /// JSON lines not yet written: the node's events of one loop tick go out in one write (`flushOutput`).
     /// Everything non-interactive mode prints to standard output passes here, so the order holds.
-    private let jsonOutput = Mutex<[UInt8]>([])
+    private let jsonOutput = NIOLockedValueBox<[UInt8]>([])
 
     /// How many of the room's last messages the chat shows when it opens.
     static let historyOnOpen = 20
@@ -48,7 +50,7 @@ final class ChatSession: Sendable {
         self.acceptFiles = acceptFiles
         self.nickname = nickname
         let colors = interactive && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        state = Mutex(State(screen: ChatScreen(room: room), style: MessageStyle(colors: colors, currentRoom: room)))
+        state = NIOLockedValueBox(State(screen: ChatScreen(room: room), style: MessageStyle(colors: colors, currentRoom: room)))
     }
 
     // MARK: Output
@@ -56,7 +58,7 @@ final class ChatSession: Sendable {
     /// Shows a node event: a JSON line for scripts, a formatted line for people.
     func show(_ event: NodeEvent) {
         if !interactive {
-            jsonOutput.withLock { _ = event.appendJSONLine(to: &$0) }
+            jsonOutput.withLockedValue { _ = event.appendJSONLine(to: &$0) }
             return
         }
         if case let .file(.progress(id, peer, name, direction, bytes, size)) = event {
@@ -68,7 +70,7 @@ final class ChatSession: Sendable {
 
     /// Draws a transfer's progress bar: in place while it is still the last line, else as a new line.
     private func drawProgress(id: String, name: String, peer: String, incoming: Bool, bytes: UInt64, size: UInt64) {
-        state.withLock { state in
+        state.withLockedValue { state in
             let line = state.style.formatSystem(ProgressBar.line(name: name, peer: peer, incoming: incoming, bytes: bytes,
                                                                  size: size, columns: state.screen.columns))
             if state.progressLine == id {
@@ -82,12 +84,12 @@ final class ChatSession: Sendable {
 
     /// A line for people, in interactive mode only.
     func system(_ text: String) {
-        if interactive { printAbove(state.withLock { $0.style.formatSystem(text) }) }
+        if interactive { printAbove(state.withLockedValue { $0.style.formatSystem(text) }) }
         else { FileHandle.standardError.write(Data("meshchat: \(text)\n".utf8)) }
     }
 
     private func printAbove(_ text: String) {
-        state.withLock { state in
+        state.withLockedValue { state in
             Self.writeNow(state.screen.printAbove(text, editor: state.editor))
             state.progressLine = nil
         }
@@ -95,7 +97,7 @@ final class ChatSession: Sendable {
 
     /// Writes the JSON lines collected so far; the node calls it at the end of each burst of events.
     func flushOutput() {
-        jsonOutput.withLock { pending in
+        jsonOutput.withLockedValue { pending in
             guard !pending.isEmpty else { return }
             Self.writeNow(bytes: pending)
             pending.removeAll(keepingCapacity: pending.capacity <= Self.keptOutputCapacity)
@@ -108,13 +110,13 @@ final class ChatSession: Sendable {
     private func write(_ text: String) {
         if !interactive {
             // Behind any events still pending, so lines keep the order they happened in.
-            return jsonOutput.withLock { pending in
+            return jsonOutput.withLockedValue { pending in
                 pending += text.utf8
                 Self.writeNow(bytes: pending)
                 pending.removeAll(keepingCapacity: pending.capacity <= Self.keptOutputCapacity)
             }
         }
-        state.withLock { _ in Self.writeNow(text) }
+        state.withLockedValue { _ in Self.writeNow(text) }
     }
 
     private static func writeNow(_ text: String) {
@@ -132,7 +134,7 @@ final class ChatSession: Sendable {
     }
 
     private func render(_ event: NodeEvent) -> String? {
-        let style = state.withLock { $0.style }
+        let style = state.withLockedValue { $0.style }
         switch event {
         case let .ready(key, nickname, listen):
             return style.formatSystem("You are \(nickname), peer key \(key.base64), listening on \(listen). Type /help for commands.")
@@ -186,14 +188,14 @@ final class ChatSession: Sendable {
         if interactive {
             do {
                 let terminal = try RawTerminal.enter()
-                state.withLock { $0.terminal = terminal }
+                state.withLockedValue { $0.terminal = terminal }
             } catch {
                 system("Cannot switch the terminal to raw mode: \(error).")
             }
             // The chat opens on the room's recent past.
-            let room = state.withLock { $0.screen.room }
+            let room = state.withLockedValue { $0.screen.room }
             for message in (try? await node.history(room: room, limit: Self.historyOnOpen)) ?? [] { show(.message(message)) }
-            state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
+            state.withLockedValue { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
         }
         // SIGINT and SIGTERM end the session (their handlers were installed before the node started).
         Thread {
@@ -208,7 +210,7 @@ final class ChatSession: Sendable {
             }
             : Thread { self.readScript(node: node, commands: continuation) }
         reader.start()
-        defer { scriptPosting.withLock { $0 = false } }
+        defer { scriptPosting.withLockedValue { $0 = false } }
 
         for await input in inputs {
             switch input {
@@ -218,17 +220,17 @@ final class ChatSession: Sendable {
                 if await !handle(command, node: node) { return } // the reader stays parked on `done`
                 done.signal()
             case .keys(let bytes):
-                let events = state.withLock { $0.editor.feed(bytes) }
+                let events = state.withLockedValue { $0.editor.feed(bytes) }
                 for event in events {
                     switch event {
                     case .submit(let line):
                         if await !handle(ChatCommand.parse(line), node: node) { return }
                     case .lineChanged:
-                        state.withLock { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
+                        state.withLockedValue { Self.writeNow($0.screen.redraw(editor: $0.editor)) }
                     case .endOfInput, .interrupt:
                         return
                     case .redraw:
-                        state.withLock { Self.writeNow($0.screen.clearScreen(editor: $0.editor)) }
+                        state.withLockedValue { Self.writeNow($0.screen.clearScreen(editor: $0.editor)) }
                     case .bell:
                         write("\u{07}")
                     }
@@ -260,7 +262,7 @@ final class ChatSession: Sendable {
     /// Runs in flight, so a command or an error waits until the lines before it are carried out and shown.
     private let postsInFlight = DispatchGroup()
     /// False once the session ends: no run may reach the node after it stops.
-    private let scriptPosting = Mutex(true)
+    private let scriptPosting = NIOLockedValueBox(true)
 
     /// Carries out a script's lines in order, on the calling (reader) thread, until end of input.
     ///
@@ -276,7 +278,7 @@ final class ChatSession: Sendable {
             postsInFlight.enter()
             let run = texts
             texts.removeAll()
-            let posted = scriptPosting.withLock { posting in
+            let posted = scriptPosting.withLockedValue { posting in
                 if posting { node.post(run) { self.showPosted($0) } }
                 return posting
             }
@@ -349,7 +351,7 @@ final class ChatSession: Sendable {
                     showSent(sent, text: text, node: node, peer: peer)
                 case .join(let room):
                     await node.join(room)
-                    state.withLock { $0.screen.room = room; $0.style.currentRoom = room }
+                    state.withLockedValue { $0.screen.room = room; $0.style.currentRoom = room }
                     if interactive { system("Now in \(room).") }
                 case .peers:
                     let status = try await node.status()
@@ -365,7 +367,7 @@ final class ChatSession: Sendable {
                         write(jsonLine(["event": "peers", "peers": status.jsonObject["peers"] ?? []]) + "\n")
                     }
                 case .history(let limit):
-                    let room = state.withLock { $0.screen.room }
+                    let room = state.withLockedValue { $0.screen.room }
                     for message in try await node.history(room: room, limit: limit ?? 20) { show(.message(message)) }
                     flushOutput()
                 case .quit:
@@ -396,7 +398,7 @@ final class ChatSession: Sendable {
     private func showSent(_ sent: NodeEvent, text: String, node: Node, peer: String?) {
         guard interactive else { return showNow(sent) }
         guard case let .sent(_, kind, room, _) = sent else { return }
-        let line = state.withLock { state in
+        let line = state.withLockedValue { state in
             state.style.format(ChatLine(
                 timestamp: Date(), nickname: peer.map { "\(nickname) to \($0)" } ?? nickname, authorKey: node.key.base64, pinnedName: nil,
                 pinned: true, room: room ?? "", kind: kind == .room ? .room : .direct, text: text, outgoing: true))
@@ -432,7 +434,7 @@ final class ChatSession: Sendable {
     /// Writes what is pending and restores the terminal.
     func finish() {
         flushOutput()
-        state.withLock { state in
+        state.withLockedValue { state in
             if let terminal = state.terminal {
                 Self.writeNow(ChatScreen.clearLine)
                 terminal.restore()

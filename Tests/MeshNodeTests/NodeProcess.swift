@@ -118,14 +118,19 @@ final class NodeProcess: @unchecked Sendable {
         let description: String
     }
 
-    convenience init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
-        try self.init(home: home, arguments: ["--listen", listen] + extraArguments)
+    /// A node started with `extraArguments`, and `environment` over this process's own.
+    convenience init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = [],
+                     environment: [String: String] = [:]) throws {
+        try self.init(home: home, arguments: ["--listen", listen] + extraArguments, environment: environment)
     }
 
-    private init(home: TestHome, arguments: [String]) throws {
+    private init(home: TestHome, arguments: [String], environment: [String: String] = [:]) throws {
         self.home = home
         process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
         process.arguments = ["start", "--json", "--home", home.path] + arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

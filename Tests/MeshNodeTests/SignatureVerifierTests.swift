@@ -78,6 +78,40 @@ struct SignatureVerifierTests {
         try await group.shutdownGracefully()
     }
 
+    @Test func stoppedWithABatchOutItHandsNothingBackAndItsStopWaitsForTheBatch() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        // The pool's one thread is held, so the batch stays out until the test lets it go.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let hold = DispatchSemaphore(value: 0)
+        let held = pool.runIfActive(eventLoop: loop) { hold.wait() }
+        let deliveries = Deliveries()
+        let all = try envelopes(8)
+        let stopped = try await loop.submit {
+            let verifier = SignatureVerifier<Int>(eventLoop: loop, threads: pool) { items, _ in
+                deliveries.log += items.map { "\($0.tag)" }
+            }
+            verifier.submit(all.prefix(4).enumerated().map { .init(envelope: $1, tag: $0) })
+            verifier.afterPending { deliveries.log.append("step") }
+            let stopped = verifier.stop()
+            stopped.whenSuccess { deliveries.log.append("stopped") }
+            // Work given after the stop is dropped too, a lone envelope and a step included.
+            verifier.submit(all.suffix(4).enumerated().map { .init(envelope: $1, tag: $0 + 4) })
+            verifier.submit([.init(envelope: all[0], tag: 8)])
+            verifier.afterPending { deliveries.log.append("late step") }
+            deliveries.verifier = verifier
+            return stopped
+        }.get()
+        #expect(try await loop.submit { deliveries.log }.get() == [], "the stop waits while the batch is out")
+        hold.signal()
+        try await held.get()
+        try await stopped.get()
+        #expect(try await loop.submit { deliveries.log }.get() == ["stopped"])
+        try await pool.shutdownGracefully()
+        try await group.shutdownGracefully()
+    }
+
     // MARK: On a node
 
     @Test func aBadSignatureInTheMiddleIsCountedAndTheRestAreStoredInOrder() async throws {

@@ -25,6 +25,20 @@ struct TrustedPeersTests {
         #expect(peers.staticKey(of: alice) != nil)
     }
 
+    @Test func aPeerIsFoundByItsKeyFromTheFileAndAfterAddingAndRemoving() throws {
+        var peers = try TrustedPeers(parsing: "alice \(alice.base64) 127.0.0.1:7000\n")
+        #expect(peers.peer(withKey: alice) == PinnedPeer(name: "alice", key: alice, address: HostPort("127.0.0.1:7000")))
+        #expect(peers.peer(withKey: bob) == nil)
+        try peers.add(PinnedPeer(name: "bob", key: bob, address: nil))
+        #expect(peers.peer(withKey: bob)?.name == "bob")
+        let error = #expect(throws: TrustedPeersError.self) { try peers.add(PinnedPeer(name: "robert", key: bob, address: nil)) }
+        #expect(error?.problem == "that key is already pinned as bob")
+        peers.remove(named: "bob")
+        #expect(peers.peer(withKey: bob) == nil && peers.peer(withKey: alice)?.name == "alice")
+        // Written out and read back, it is the same set, its index included.
+        #expect(try TrustedPeers(parsing: peers.text) == peers)
+    }
+
     @Test func aKeyWithoutAnX25519FormCannotBePinned() throws {
         // The neutral element (y = 1) is a small-order point libsodium refuses to convert.
         let neutral = try SigningPublicKey(rawRepresentation: [1] + [UInt8](repeating: 0, count: 31))

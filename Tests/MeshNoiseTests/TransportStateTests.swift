@@ -126,6 +126,29 @@ struct TransportStateTests {
         #expect(try rekeyed.encryptWithAd([], plaintext: [5]) == expected.encryptWithAd([], plaintext: [5]))
     }
 
+    @Test("copies of a CipherState used on two threads at once each encrypt as a CipherState of their own would",
+          arguments: [AEADCipher.chaChaPoly, .aesGCM])
+    func copiesOnTwoThreadsAreIndependent(cipher: AEADCipher) async throws {
+        // The copies share one keyed AEADKey, which has no lock: each must take its own before using it.
+        var used = CipherState(cipher: cipher, key: SecureBytes(SecureRandom.bytes(count: 32)))
+        _ = try used.encryptWithAd([], plaintext: [0])
+        // Enough that the two threads overlap: sharing the contexts, they garble each other's output.
+        let messages = 20_000
+        var reference = used
+        let expected = try (0..<messages).map { try reference.encryptWithAd([], plaintext: [UInt8(truncatingIfNeeded: $0)]) }
+        let original = used
+        let outputs = await withTaskGroup(of: [[UInt8]?].self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var copy = original
+                    return (0..<messages).map { try? copy.encryptWithAd([], plaintext: [UInt8(truncatingIfNeeded: $0)]) }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outputs.map { $0 == expected } == [true, true])
+    }
+
     @Test("a CipherState without a key passes bytes through, as InitializeKey(empty) requires")
     func emptyKeyPassesThrough() throws {
         var state = CipherState(cipher: .chaChaPoly)
