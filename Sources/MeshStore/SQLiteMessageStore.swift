@@ -367,8 +367,8 @@ public final class SQLiteMessageStore: MessageStore {
     /// `body` throws.
     ///
     /// Not GRDB's `write`, which compiles its BEGIN and COMMIT afresh for every transaction:
-    /// with one message a transaction, as at any rate a person types, that was about a quarter
-    /// of storing it (docs/performance.md 9). These statements are compiled once.
+    /// with one message a transaction, as at any rate a person types, that was about a sixth of
+    /// storing it (docs/performance.md 9). These statements are compiled once.
     private func committed<T>(_ body: (Database) throws -> T) throws -> T {
         try queue.writeWithoutTransaction { db in
             try db.cachedStatement(sql: "BEGIN").execute()
@@ -385,8 +385,8 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     /// Runs `body`, one statement, inside the active transaction, or alone: SQLite commits a lone
-    /// statement by itself, durably as a transaction would, which spares the BEGIN and COMMIT
-    /// statements GRDB compiles for every `write` (recording a handshake timestamp is one a handshake).
+    /// statement by itself, durably as a transaction would, which spares running a BEGIN and a
+    /// COMMIT (recording a handshake timestamp is one a handshake).
     private func writeStatement(_ body: (Database) throws -> Void) throws(StoreError) {
         do {
             if let db = activeDatabase { return try body(db) }
