@@ -53,3 +53,30 @@ import Testing
         #expect(try store.integrityCheck())
     }
 }
+
+/// Background checkpoints run below the event loop's priority, so a loop that wakes during one
+/// gets a core first.
+@Suite struct WALCheckpointerPriorityTests {
+    @Test func theCheckpointThreadRunsAtALowerPriority() throws {
+        let directory = try TemporaryDirectory()
+        let store = try SQLiteMessageStore(path: directory.path(), options: .init(retention: .unlimited))
+        // Other tests' stores may be open at the same time in this process: each has its own thread.
+        let niceness = Self.niceValues(ofThreadsNamed: "WALCheckpointer")
+        #expect(!niceness.isEmpty && niceness.allSatisfy { $0 == 10 }, "checkpointer threads at nice 10: \(niceness)")
+        try store.close()
+    }
+
+    /// The nice value (field 19 of /proc/self/task/TID/stat) of each of this process's threads named `name`.
+    private static func niceValues(ofThreadsNamed name: String) -> [Int] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { task in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+                  let afterName = stat.lastIndex(of: ")") else { return nil }
+            // After the name: the state is field 3, so field 19 is the 17th of the rest.
+            let fields = stat[stat.index(after: afterName)...].split(separator: " ")
+            return fields.count > 16 ? Int(fields[16]) : nil
+        }
+    }
+}
