@@ -37,6 +37,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The bench's, the load test's and the tests' loopback socket and hand-driven wire client; not shipped.
+        .target(name: "MeshHarness", dependencies: ["MeshNode", "MeshNoise", "MeshWire", "MeshCrypto"]),
         .executableTarget(name: "meshchat", dependencies: [
             "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
             .target(name: "CMalloc", condition: .when(platforms: [.linux])),
@@ -64,7 +66,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
-            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
+            "MeshNode", "MeshHarness", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
