@@ -52,7 +52,7 @@ let package = Package(
         ]),
         // Benchmarks live apart from tests: they print figures and assert nothing about speed.
         .executableTarget(name: "MeshBench", dependencies: [
-            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto",
+            "MeshHarness", "MeshNode", "MeshWire", "MeshCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MeshBenchTests", dependencies: ["MeshBench"]),
