@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // The load test's driver and attacker (scripts/load); not shipped with the node.
         .executableTarget(name: "meshchat-load", dependencies: [
-            "MeshNode", "MeshWire", "MeshCrypto",
+            "MeshHarness", "MeshNode", "MeshWire", "MeshCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmarks live apart from tests: they print figures and assert nothing about speed.
