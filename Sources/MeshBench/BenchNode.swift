@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 
 /// A random d-regular graph: every node has exactly `degree` neighbours, no loops, no double edges,
 /// connected. Drawn by the pairing model, redrawn until it qualifies.

@@ -3,29 +3,6 @@ import Foundation
 import Glibc
 #endif
 
-/// The bench's clock: CLOCK_MONOTONIC in nanoseconds, never the wall clock, so a clock step
-/// during a run cannot bend a latency.
-enum Monotonic {
-    static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-
-    /// Seconds between two readings.
-    static func seconds(from start: UInt64, to end: UInt64) -> Double { Double(end &- start) / 1e9 }
-
-    /// Sleeps until the monotonic clock reaches `deadline` (returns at once if it has).
-    static func sleep(until deadline: UInt64) {
-        let now = now()
-        guard deadline > now else { return }
-        let wait = deadline - now
-        var request = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
-    }
-}
-
 /// Why a scenario could not be measured; its text goes into the report.
 struct BenchFailure: Error, CustomStringConvertible {
     let description: String

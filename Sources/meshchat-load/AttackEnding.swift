@@ -1,10 +1,4 @@
-import Foundation
 import MeshHarness
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How an attacker's connection ended, from the attacker's point of view.
 enum AttackEnding: Equatable {
@@ -22,19 +16,5 @@ extension LoopbackSocket {
         var byte: UInt8 = 0
         guard let count = try? withUnsafeMutableBytes(of: &byte, { try receive(into: $0) }) else { return .stillOpen }
         return count > 0 ? .answered : .closedSilently
-    }
-}
-
-/// Nanoseconds on the monotonic clock; every time in the load test is one of these.
-func monotonicNanoseconds() -> UInt64 {
-    DispatchTime.now().uptimeNanoseconds
-}
-
-/// Sleeps until the monotonic clock reaches `deadline` (returns at once if it already has).
-func sleep(untilNanoseconds deadline: UInt64) {
-    while true {
-        let now = monotonicNanoseconds()
-        guard deadline > now else { return }
-        usleep(useconds_t(min((deadline - now) / 1000, 500_000)))
     }
 }

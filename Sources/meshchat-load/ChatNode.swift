@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 
 /// One `meshchat start --json` process driven through its standard input and read through its
 /// JSON events (DESIGN.md), the way a script drives a node.
@@ -54,7 +55,7 @@ final class ChatNode: @unchecked Sendable {
             let chunk = handle.availableData
             guard !chunk.isEmpty else { return }
             // One stamp per chunk, taken before any parsing, so parsing cost is not counted as latency.
-            let receivedAt = monotonicNanoseconds()
+            let receivedAt = Monotonic.now()
             pending.append(chunk)
             while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = pending[pending.startIndex..<newline]
@@ -121,8 +122,8 @@ final class ChatNode: @unchecked Sendable {
     }
 
     private func waitFor<T>(_ what: String, within seconds: Double, _ check: (ChatNode) -> T?) throws -> T {
-        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
-        while monotonicNanoseconds() < deadline {
+        let deadline = Monotonic.now() + UInt64(seconds * 1e9)
+        while Monotonic.now() < deadline {
             if let value = lock.withLock({ check(self) }) { return value }
             guard process.isRunning else { throw Failure(description: "\(name) exited; see \(home)/stderr.log") }
             usleep(20_000)

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 
 /// Two nodes chatting at a steady rate for a while: who got what, how fast.
 struct ChatPhase {
@@ -66,15 +67,15 @@ struct ChatPhase {
         let interval = 1e9 / rate
         let processes = [(first.name, first.pid), (second.name, second.pid), ("driver", getpid())]
         let cpuBefore = processes.map { ProcessCPU.seconds(of: $0.1) }
-        let start = monotonicNanoseconds()
+        let start = Monotonic.now()
         for index in 0..<count {
-            sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
+            Monotonic.sleep(until: start + UInt64(Double(index) * interval))
             let sender = index.isMultiple(of: 2) ? first : second
-            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: monotonicNanoseconds())
+            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: Monotonic.now())
             try sender.post(text.text)
         }
-        let deadline = monotonicNanoseconds() + UInt64(Self.drainTimeout * 1e9)
-        while monotonicNanoseconds() < deadline, received(first, second).count < count {
+        let deadline = Monotonic.now() + UInt64(Self.drainTimeout * 1e9)
+        while Monotonic.now() < deadline, received(first, second).count < count {
             usleep(50_000)
         }
         let cpu = zip(processes, cpuBefore).map { process, before in

@@ -83,7 +83,7 @@ final class HalfOpenConnections: @unchecked Sendable {
 
     private func watch(_ slots: inout [Slot]) {
         while true {
-            let now = monotonicNanoseconds()
+            let now = Monotonic.now()
             let stillHolding = lock.withLock { holding }
             if stillHolding {
                 for index in slots.indices where slots[index].socket == nil && now >= slots[index].reopenAt {
@@ -94,7 +94,7 @@ final class HalfOpenConnections: @unchecked Sendable {
             if !stillHolding && open.isEmpty { return }
             var descriptors = open.map { pollfd(fd: slots[$0].socket!.fd, events: Int16(POLLIN), revents: 0) }
             _ = poll(&descriptors, nfds_t(descriptors.count), 100)
-            let after = monotonicNanoseconds()
+            let after = Monotonic.now()
             for (position, index) in open.enumerated() {
                 let heldFor = Double(after - slots[index].openedAt) / 1e9
                 if descriptors[position].revents != 0 {

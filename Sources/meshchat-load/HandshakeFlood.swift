@@ -38,7 +38,7 @@ final class HandshakeFlood: @unchecked Sendable {
 
     /// Starts flooding `port` on 127.0.0.1 at `perSecond` handshakes, each aimed at `nodeKey`.
     init(port: UInt16, nodeKey: SigningPublicKey, perSecond: Double) {
-        let start = monotonicNanoseconds()
+        let start = Monotonic.now()
         let interval = 1e9 / perSecond
         for index in 0..<Self.threadCount {
             finished.enter()
@@ -47,7 +47,7 @@ final class HandshakeFlood: @unchecked Sendable {
                 while isRunning {
                     // Thread `index` owns every `threadCount`-th slot of one shared schedule.
                     let slot = attempt * Self.threadCount + index
-                    sleep(untilNanoseconds: start + UInt64(Double(slot) * interval))
+                    Monotonic.sleep(until: start + UInt64(Double(slot) * interval))
                     attempt += 1
                     guard isRunning else { break }
                     floodOnce(port: port, nodeKey: nodeKey)
