@@ -48,16 +48,6 @@ func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     group.wait()
 }
 
-/// The resident set of a process in KiB, from /proc/PID/status (VmRSS).
-func processResidentKiB(pid: Int32) -> Double? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        let number = line.dropFirst("VmRSS:".count).trimmingCharacters(in: .whitespaces).split(separator: " ").first
-        return number.flatMap { Double($0) }
-    }
-    return nil
-}
-
 /// The node processes the bench started and has not stopped yet, so that an interrupted run
 /// does not leave nodes behind (a node keeps running after its input closes, by design).
 enum ChildProcesses {
