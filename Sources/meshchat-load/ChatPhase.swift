@@ -144,7 +144,7 @@ final class MemoryProbe: @unchecked Sendable {
         self.pid = pid
         Thread { [self] in
             while lock.withLock({ running }) {
-                if let rss = Self.field("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
+                if let rss = NodeChild.statusKiB("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
                 usleep(Self.sampleInterval)
             }
             done.signal()
@@ -156,15 +156,6 @@ final class MemoryProbe: @unchecked Sendable {
     func stop() -> (sampledPeakKiB: Int, highWaterMarkKiB: Int?) {
         lock.withLock { running = false }
         done.wait()
-        return (lock.withLock { peakKiB }, Self.field("VmHWM", of: pid))
-    }
-
-    /// A "NAME:   123 kB" line of /proc/PID/status, in KiB.
-    static func field(_ name: String, of pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
-        }
-        return nil
+        return (lock.withLock { peakKiB }, NodeChild.statusKiB("VmHWM", of: pid))
     }
 }
