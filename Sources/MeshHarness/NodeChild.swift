@@ -23,22 +23,32 @@ public final class NodeChild: @unchecked Sendable {
     }
 
     /// The node's name in failures.
-    public let name: String
+    private let name: String
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
-    private let errorOutput: ErrorOutput
+    /// Standard error's pipe and how much of it is kept, when it is kept.
+    private let keptErrors: (pipe: Pipe, limit: Int?)?
     private let lock = NSLock()
     private var errorText = ""
 
     /// Prepares `binary start --json ARGUMENTS`; `start` runs it.
     public init(binary: String, name: String, arguments: [String], errors: ErrorOutput) {
         self.name = name
-        errorOutput = errors
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["start", "--json"] + arguments
         process.standardInput = input
         process.standardOutput = output
+        switch errors {
+        case .file(let path):
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: path) ?? FileHandle.nullDevice
+            keptErrors = nil
+        case .kept(let limit):
+            let pipe = Pipe()
+            process.standardError = pipe
+            keptErrors = (pipe, limit)
+        }
     }
 
     /// Runs the node. A reader thread hands each chunk of its standard output, split into complete
@@ -46,22 +56,14 @@ public final class NodeChild: @unchecked Sendable {
     /// parsing so that parsing is not counted as latency; `onEnd` runs once when the output closes.
     public func start(onLines: @escaping @Sendable (_ lines: [ArraySlice<UInt8>], _ arrival: UInt64) -> Void,
                       onEnd: @escaping @Sendable () -> Void = {}) throws {
-        let errors = Pipe()
-        switch errorOutput {
-        case .file(let path):
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            process.standardError = FileHandle(forWritingAtPath: path) ?? FileHandle.nullDevice
-        case .kept:
-            process.standardError = errors
-        }
         try process.run()
         // The threads hold the child, and so its pipes' descriptors, open until the node's output ends.
         Thread.detachNewThread { [self] in
             Self.readLines(fd: output.fileHandleForReading.fileDescriptor, onLines)
             onEnd()
         }
-        if case .kept(let limit) = errorOutput {
-            Thread.detachNewThread { [self] in keepErrors(fd: errors.fileHandleForReading.fileDescriptor, limit: limit) }
+        if let keptErrors {
+            Thread.detachNewThread { [self] in keepErrors(fd: keptErrors.pipe.fileHandleForReading.fileDescriptor, limit: keptErrors.limit) }
         }
     }
 

@@ -12,11 +12,11 @@ public final class WireClient {
     /// The default hang guard, in seconds.
     public static let defaultTimeout = 5.0
 
-    public let socket: LoopbackSocket
+    private let socket: LoopbackSocket
     private var decoder = FrameDecoder()
     private var sawEndOfStream = false
     /// The transport keys once `handshake` completed (initiator orientation).
-    public private(set) var transport: TransportState?
+    private var transport: TransportState?
     /// The exact bytes `handshake` sent: the preamble and the framed message 1.
     public private(set) var opening: [UInt8] = []
 
