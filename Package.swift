@@ -37,7 +37,8 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // The bench's, the load test's and the tests' loopback socket and hand-driven wire client; not shipped.
+        // What the bench, the load test and the tests share (loopback socket, hand-driven wire client,
+        // `meshchat start --json` driver, monotonic clock); a plain target, not shipped.
         .target(name: "MeshHarness", dependencies: ["MeshNode", "MeshNoise", "MeshWire", "MeshCrypto"]),
         .executableTarget(name: "meshchat", dependencies: [
             "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
