@@ -109,7 +109,7 @@ public final class NodeChild: @unchecked Sendable {
             let text = String(decoding: buffer[0..<count], as: UTF8.self)
             lock.withLock {
                 errorText += text
-                if let limit, errorText.utf8.count > limit { errorText = String(errorText.utf8.suffix(limit)) ?? "" }
+                if let limit, errorText.utf8.count > limit { errorText = String(decoding: errorText.utf8.suffix(limit), as: UTF8.self) }
             }
         }
     }
