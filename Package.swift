@@ -39,6 +39,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What the bench, the load test and the tests share (loopback socket, hand-driven wire client,
+        // `meshchat start --json` driver, monotonic clock); a plain target, not shipped.
+        .target(name: "MeshHarness", dependencies: ["MeshNode", "MeshNoise", "MeshWire", "MeshCrypto"]),
         .executableTarget(name: "meshchat", dependencies: [
             "MeshNode", "MeshChatUI", "MeshWire", "MeshCrypto", "MeshStore",
             .target(name: "CMalloc", condition: .when(platforms: [.linux])),
@@ -48,12 +51,12 @@ let package = Package(
         ]),
         // The load test's driver and attacker (scripts/load); not shipped with the node.
         .executableTarget(name: "meshchat-load", dependencies: [
-            "MeshNode", "MeshWire", "MeshCrypto",
+            "MeshHarness", "MeshNode", "MeshWire", "MeshCrypto",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmarks live apart from tests: they print figures and assert nothing about speed.
         .executableTarget(name: "MeshBench", dependencies: [
-            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshStore",
+            "MeshHarness", "MeshNode", "MeshWire", "MeshCrypto", "MeshStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MeshBenchTests", dependencies: ["MeshBench"]),
@@ -67,7 +70,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
-            "MeshNode", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
+            "MeshNode", "MeshHarness", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

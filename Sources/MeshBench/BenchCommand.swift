@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshHarness
 
 /// `meshchat-bench`: MeshChat's benchmark suite (docs/benchmarks.md). Measures the raw ceilings
 /// in this process, then real `meshchat` processes on loopback, and prints every figure with

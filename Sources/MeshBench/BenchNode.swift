@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
 #if canImport(Glibc)
 import Glibc
@@ -29,83 +30,54 @@ struct EventLine: @unchecked Sendable {
 /// A real `meshchat start --json` process in a temporary home, driven exactly as a script would:
 /// lines into standard input, JSON events out of standard output.
 ///
-/// A reader thread stamps every line on arrival. `message` events whose text the bench wrote are
-/// not kept whole: only their index and arrival time, so that tens of thousands of them cost the
-/// bench little; other events are parsed and kept.
+/// `message` events whose text the bench wrote are not kept whole: only their index and arrival
+/// time, so that tens of thousands of them cost the bench little; other events are parsed and kept.
 final class BenchNode: @unchecked Sendable {
-    // `condition` guards `events`, `shown`, `counts`, `exited` and `stderrTail`; the reader threads write them.
+    // `condition` guards `events`, `shown`, `counts` and `exited`; the reader thread writes them.
     private let condition = NSCondition()
     private var events: [EventLine] = []
     private var shown: [Int: UInt64] = [:]
     private var counts: [String: Int] = [:]
     private var exited = false
-    private var stderrTail = ""
 
     let name: String
     let home: NodeHome
-    let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errors = Pipe()
-    private let inputFD: Int32
+    private let child: NodeChild
     /// The bench's monotonic time just before the process was spawned.
     let spawnedAt: UInt64
+
+    /// How much of the node's standard error a failure quotes.
+    static let quotedErrorBytes = 2000
 
     /// Starts `meshchat start --json --home HOME --listen 127.0.0.1:0 ARGS` with `binary`.
     init(binary: String, name: String, home: String, arguments: [String] = []) throws {
         self.name = name
         self.home = NodeHome(explicit: home)
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["start", "--json", "--home", home, "--listen", "127.0.0.1:0", "--name", name] + arguments
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = input
-        inputFD = input.fileHandleForWriting.fileDescriptor
+        child = NodeChild(binary: binary, name: name,
+                          arguments: ["--home", home, "--listen", "127.0.0.1:0", "--name", name] + arguments,
+                          errors: .kept(limit: Self.quotedErrorBytes))
         spawnedAt = Monotonic.now()
-        try process.run()
-        ChildProcesses.started(process.processIdentifier)
-        let outFD = output.fileHandleForReading.fileDescriptor, errFD = errors.fileHandleForReading.fileDescriptor
-        Thread.detachNewThread { [self] in readEvents(fd: outFD) }
-        Thread.detachNewThread { [self] in readErrors(fd: errFD) }
+        try child.start(onLines: { [self] lines, arrival in receive(lines, arrival: arrival) },
+                        onEnd: { [self] in
+                            condition.lock()
+                            exited = true
+                            condition.broadcast()
+                            condition.unlock()
+                        })
+        ChildProcesses.started(child.pid)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { child.pid }
 
     // MARK: Output
 
-    private func readEvents(fd: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var partial: [UInt8] = []
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            let arrival = Monotonic.now()
-            var lineStart = 0
-            var parsed: [(Int?, EventLine?)] = []
-            for index in 0..<count where buffer[index] == UInt8(ascii: "\n") {
-                let line: ArraySlice<UInt8>
-                if partial.isEmpty {
-                    line = buffer[lineStart..<index]
-                } else {
-                    partial += buffer[lineStart..<index]
-                    line = partial[...]
-                }
-                parsed.append(Self.parse(line, arrival: arrival))
-                partial.removeAll(keepingCapacity: true)
-                lineStart = index + 1
-            }
-            partial += buffer[lineStart..<count]
-            condition.lock()
-            for (index, event) in parsed {
-                if let index { shown[index] = arrival; counts["message", default: 0] += 1 }
-                if let event { events.append(event); counts[event.name, default: 0] += 1 }
-            }
-            condition.broadcast()
-            condition.unlock()
-        }
+    private func receive(_ lines: [ArraySlice<UInt8>], arrival: UInt64) {
+        let parsed = lines.map { Self.parse($0, arrival: arrival) }
         condition.lock()
-        exited = true
+        for (index, event) in parsed {
+            if let index { shown[index] = arrival; counts["message", default: 0] += 1 }
+            if let event { events.append(event); counts[event.name, default: 0] += 1 }
+        }
         condition.broadcast()
         condition.unlock()
     }
@@ -132,19 +104,6 @@ final class BenchNode: @unchecked Sendable {
         return (nil, EventLine(name: name, arrival: arrival, fields: object))
     }
 
-    private func readErrors(fd: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            let text = String(decoding: buffer[0..<count], as: UTF8.self)
-            condition.lock()
-            stderrTail = String((stderrTail + text).suffix(2000))
-            condition.unlock()
-        }
-    }
-
     // MARK: Waiting
 
     /// Waits until `condition` holds (it runs under the lock), or `timeout` seconds pass (then throws).
@@ -153,7 +112,7 @@ final class BenchNode: @unchecked Sendable {
         self.condition.lock()
         defer { self.condition.unlock() }
         while !condition() {
-            let problem = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            let problem = child.errors.trimmingCharacters(in: .whitespacesAndNewlines)
             if exited { throw BenchFailure("\(name) exited before \(what): \(problem)") }
             if !self.condition.wait(until: deadline) && !condition() {
                 throw BenchFailure("\(name) gave no \(what) within \(Int(timeout)) s; stderr: \(problem)")
@@ -217,22 +176,10 @@ final class BenchNode: @unchecked Sendable {
     // MARK: Input
 
     /// Writes one line to the node's standard input (text or a command), blocking if the pipe is full.
-    func post(_ line: String) throws {
-        var bytes = Array(line.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        try write(bytes)
-    }
+    func post(_ line: String) throws { try child.post(line) }
 
     /// Writes many lines at once; a full pipe blocks, which is the node's back pressure.
-    func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(inputFD, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw BenchFailure("\(name) stopped reading its input (errno \(errno))") }
-            offset += written
-        }
-    }
+    func write(_ bytes: [UInt8]) throws { try child.write(bytes) }
 
     /// Pins `peer` under `name`, with its address if this node is to dial it. The node picks the
     /// change up by itself, as it does when a person runs `meshchat peer add`.
@@ -241,22 +188,16 @@ final class BenchNode: @unchecked Sendable {
     }
 
     /// Resident set size in KiB.
-    var residentKiB: Double? { processResidentKiB(pid: pid) }
+    var residentKiB: Double? { NodeChild.statusKiB("VmRSS", of: pid).map(Double.init) }
 
-    /// How long a node may take to exit after SIGTERM before it is killed.
+    /// How long a node may take to exit after SIGTERM before it is killed: a SIGTERM that lands right
+    /// after `ready`, before the node listens for signals, can be lost.
     static let stopGraceSeconds = 5.0
 
-    /// Stops the node with SIGTERM (it closes links with BYE 6) and waits for it to exit; kills it
-    /// if it has not exited after `stopGraceSeconds` (a SIGTERM that lands right after `ready`,
-    /// before the node listens for signals, can be lost).
+    /// Stops the node with SIGTERM (it closes links with BYE 6), SIGKILL after `stopGraceSeconds`.
     func stop() {
-        if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(Self.stopGraceSeconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        ChildProcesses.stopped(process.processIdentifier)
-        try? input.fileHandleForWriting.close()
+        child.stop(killAfter: Self.stopGraceSeconds)
+        ChildProcesses.stopped(pid)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshStore
 import MeshWire
 
@@ -104,7 +105,7 @@ struct Ceilings {
     /// One TCP connection on loopback, one thread writing 64 KiB chunks, another reading: the wire's limit.
     private func loopbackTCP() throws -> Metric {
         let (listener, port) = try LoopbackSocket.listen()
-        let client = try LoopbackSocket.connect(port: port)
+        let client = try LoopbackSocket.connect(port: port, noDelay: true)
         let server = try listener.accept()
         let chunk = [UInt8](repeating: 1, count: 64 * 1024)
         let duration = self.duration
@@ -131,7 +132,7 @@ struct Ceilings {
     /// 64-byte ping-pong between two threads over one loopback TCP connection: the floor under any hop's latency.
     private func loopbackPingPong() throws -> Metric {
         let (listener, port) = try LoopbackSocket.listen()
-        let client = try LoopbackSocket.connect(port: port)
+        let client = try LoopbackSocket.connect(port: port, noDelay: true)
         let server = try listener.accept()
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 64)

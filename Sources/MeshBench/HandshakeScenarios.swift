@@ -1,11 +1,8 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
-import MeshNoise
 import MeshWire
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The bench as a Noise IK initiator (the node's own `InitiatorHandshake`), dialing a node that pinned it.
 struct BenchInitiator {
@@ -14,8 +11,6 @@ struct BenchInitiator {
     let nodeKey: SigningPublicKey
     let nodeStaticKey: KeyAgreementPublicKey
     let port: Int
-    /// The last handshake timestamp sent: "strictly increasing over every handshake message a node sends".
-    private var lastTimestamp: UInt64 = 0
 
     init(identity: SigningPrivateKey, nodeKey: SigningPublicKey, port: Int) throws {
         self.identity = LinkIdentity(signingKey: identity, nickname: "bench", listenPort: 0, preSharedKey: nil)
@@ -25,32 +20,16 @@ struct BenchInitiator {
     }
 
     /// How long the bench waits for message 2 before it calls the handshake failed.
-    static let answerTimeoutSeconds = 10
+    static let answerTimeoutSeconds = 10.0
 
     /// Connects and runs the handshake to a verified message 2, then sends the PING that makes the
-    /// node count the link as established (PROTOCOL.md 4). Returns the open socket and the transport keys.
-    mutating func connect(from source: String? = nil) throws -> (LoopbackSocket, TransportState) {
-        let socket = try LoopbackSocket.connect(port: port, from: source)
-        socket.setReceiveTimeout(seconds: Self.answerTimeoutSeconds)
-        var wallClock = timespec()
-        clock_gettime(CLOCK_REALTIME, &wallClock)
-        lastTimestamp = max(UInt64(wallClock.tv_sec) * 1_000_000_000 + UInt64(wallClock.tv_nsec), lastTimestamp + 1)
-        var initiator = try InitiatorHandshake(identity: identity, pinnedPeer: nodeKey, pinnedStaticKey: nodeStaticKey,
-                                               cipher: .chaChaPoly, timestamp: lastTimestamp)
-        try socket.send(initiator.start())
-        var decoder = FrameDecoder()
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var message2: [UInt8]?
-        while message2 == nil {
-            let count = try buffer.withUnsafeMutableBytes { try socket.receive(into: $0) }
-            guard count > 0 else { throw BenchFailure("the node closed instead of sending message 2") }
-            decoder.append(buffer[0..<count])
-            message2 = try decoder.next()
-        }
-        var transport = try initiator.receive(message2: message2!).transport
+    /// node count the link as established (PROTOCOL.md 4). Returns the open link.
+    func connect(from source: String? = nil) throws -> WireClient {
+        let client = try WireClient(port: port, from: source, timeout: Self.answerTimeoutSeconds, noDelay: true)
+        try client.handshake(as: identity, to: nodeKey, nodeStaticKey: nodeStaticKey)
         // "Right after the handshake the initiator sends a PING."
-        try socket.send(Framing.frame(transport.encrypt(Plaintext.ping(token: 1).encoded())))
-        return (socket, transport)
+        try client.send(.ping(token: 1))
+        return client
     }
 }
 
@@ -79,17 +58,17 @@ extension NodeScenarios {
         let deadline = start + UInt64(duration * 1e9)
         let sources = Shared(0)
         onThreads(identities.count) { index in
-            guard var initiator = try? BenchInitiator(identity: identities[index], nodeKey: ready.key, port: ready.port) else {
+            guard let initiator = try? BenchInitiator(identity: identities[index], nodeKey: ready.key, port: ready.port) else {
                 failure.store("the node's key has no X25519 form")
                 return
             }
             while Monotonic.now() < deadline {
                 do {
                     let source = sources.update { number -> Int in number += 1; return number }
-                    var (socket, transport) = try initiator.connect(from: Self.loopbackSource(source))
+                    let client = try initiator.connect(from: Self.loopbackSource(source))
                     completed.update { $0 += 1 }
-                    try? socket.send(Framing.frame(transport.encrypt(Plaintext.bye(reason: .normal, text: "").encoded())))
-                    socket.close()
+                    try? client.send(.bye(reason: .normal, text: ""))
+                    client.disconnect()
                 } catch {
                     failure.store("\(error)")
                     return
@@ -121,15 +100,15 @@ extension NodeScenarios {
         let ready = try node.ready()
         Thread.sleep(forTimeInterval: Self.settleSeconds)
         guard let before = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
-        var open: [LoopbackSocket] = []
+        var open: [WireClient] = []
         for (index, identity) in identities.enumerated() {
-            var initiator = try BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
-            open.append(try initiator.connect(from: Self.loopbackSource(index + 1)).0)
+            let initiator = try BenchInitiator(identity: identity, nodeKey: ready.key, port: ready.port)
+            open.append(try initiator.connect(from: Self.loopbackSource(index + 1)))
         }
         try node.waitFor(count: identities.count, of: "link-up")
         Thread.sleep(forTimeInterval: Self.settleSeconds)
         guard let after = node.residentKiB else { throw BenchFailure("no VmRSS for the node") }
-        open.forEach { $0.close() }
+        open.forEach { $0.disconnect() }
         return [Metric("rss_per_link_KiB", (after - before) / Double(identities.count), "KiB",
                        note: "\(identities.count) links, idle")]
     }
@@ -154,7 +133,7 @@ extension NodeScenarios {
             if sample == sizes.startupSamples - 1 {
                 Thread.sleep(forTimeInterval: Self.settleSeconds)
                 idle = node.residentKiB
-                idlePrivate = processPrivateDirtyKiB(pid: node.pid)
+                idlePrivate = NodeChild.memoryKiB("Private_Dirty", of: node.pid).map(Double.init)
             }
         }
         guard let idle, let idlePrivate else { throw BenchFailure("no VmRSS or Private_Dirty for the idle node") }

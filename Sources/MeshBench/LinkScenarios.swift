@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 
 /// Sizes of a run: the full figures, or `--quick`'s small counts (CI, so the bench cannot rot).
 struct BenchSizes {

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 
 /// A random d-regular graph: every node has exactly `degree` neighbours, no loops, no double edges,
 /// connected. Drawn by the pairing model, redrawn until it qualifies.
@@ -70,7 +71,7 @@ extension NodeScenarios {
 
         let count = sizes.meshMessages
         var authors: [Int] = [], posted: [UInt64] = []
-        let cpuBefore = nodes.compactMap { processCPUSeconds(pid: $0.pid) }.reduce(0, +)
+        let cpuBefore = nodes.compactMap { NodeChild.cpuSeconds(of: $0.pid) }.reduce(0, +)
         let start = Monotonic.now()
         for index in 0..<count {
             Monotonic.sleep(until: start + UInt64(index) * 1_000_000_000 / UInt64(Self.meshRate))
@@ -86,7 +87,7 @@ extension NodeScenarios {
         // The nodes' CPU over the message phase: against the machine's cores it says how close to
         // saturation they ran, which is what the tail latency follows.
         let phaseSeconds = Double(Monotonic.now() - start) / 1e9
-        let nodeCPUSeconds = nodes.compactMap { processCPUSeconds(pid: $0.pid) }.reduce(0, +) - cpuBefore
+        let nodeCPUSeconds = nodes.compactMap { NodeChild.cpuSeconds(of: $0.pid) }.reduce(0, +) - cpuBefore
         let shown = nodes.map { $0.shownTimes }
         var deliveries = 0, fullyDelivered = 0
         var lastArrivals: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 
 /// One `meshchat start --json` process driven through its standard input and read through its
 /// JSON events (DESIGN.md), the way a script drives a node.
@@ -20,8 +21,7 @@ final class ChatNode: @unchecked Sendable {
 
     let name: String
     let home: String
-    private let process = Process()
-    private let input = Pipe()
+    private let child: NodeChild
     private let lock = NSLock()
     private var receipts: [Receipt] = []
     private var eventCounts: [String: Int] = [:]
@@ -29,40 +29,19 @@ final class ChatNode: @unchecked Sendable {
     private var readyListen: String?
     private var linkedPeers: Set<String> = []
 
-    /// Starts `binary start --json --home home --listen listen`.
+    /// Starts `binary start --json --home home --listen listen`, its standard error into home/stderr.log.
     init(binary: String, name: String, home: String, listen: String) throws {
         self.name = name
         self.home = home
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["start", "--json", "--home", home, "--listen", listen]
-        let output = Pipe()
-        process.standardOutput = output
-        _ = FileManager.default.createFile(atPath: home + "/stderr.log", contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: home + "/stderr.log") ?? FileHandle.nullDevice
-        process.standardInput = input
-        try process.run()
-        let reader = output.fileHandleForReading
-        Thread { [self] in read(reader) }.start()
+        child = NodeChild(binary: binary, name: name, arguments: ["--home", home, "--listen", listen],
+                          errors: .file(home + "/stderr.log"))
+        try child.start { [self] lines, receivedAt in
+            for line in lines { parse(line: Data(line), receivedAt: receivedAt) }
+        }
     }
 
     /// The process id, for /proc/PID/status.
-    var pid: Int32 { process.processIdentifier }
-
-    private func read(_ handle: FileHandle) {
-        var pending = Data()
-        while true {
-            let chunk = handle.availableData
-            guard !chunk.isEmpty else { return }
-            // One stamp per chunk, taken before any parsing, so parsing cost is not counted as latency.
-            let receivedAt = monotonicNanoseconds()
-            pending.append(chunk)
-            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = pending[pending.startIndex..<newline]
-                pending.removeSubrange(pending.startIndex...newline)
-                parse(line: Data(line), receivedAt: receivedAt)
-            }
-        }
-    }
+    var pid: Int32 { child.pid }
 
     private func parse(line: Data, receivedAt: UInt64) {
         guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
@@ -91,7 +70,7 @@ final class ChatNode: @unchecked Sendable {
     /// Posts `text` to the node's current room, as a person typing it would.
     func post(_ text: String) throws {
         do {
-            try input.fileHandleForWriting.write(contentsOf: Data((text + "\n").utf8))
+            try child.post(text)
         } catch {
             throw Failure(description: "\(name) stopped reading its input; see \(home)/stderr.log")
         }
@@ -121,21 +100,17 @@ final class ChatNode: @unchecked Sendable {
     }
 
     private func waitFor<T>(_ what: String, within seconds: Double, _ check: (ChatNode) -> T?) throws -> T {
-        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
-        while monotonicNanoseconds() < deadline {
+        let deadline = Monotonic.now() + UInt64(seconds * 1e9)
+        while Monotonic.now() < deadline {
             if let value = lock.withLock({ check(self) }) { return value }
-            guard process.isRunning else { throw Failure(description: "\(name) exited; see \(home)/stderr.log") }
+            guard child.isRunning else { throw Failure(description: "\(name) exited; see \(home)/stderr.log") }
             usleep(20_000)
         }
         throw Failure(description: "\(name) gave no \(what) within \(Int(seconds)) s; see \(home)/stderr.log")
     }
 
-    /// Stops the node (SIGTERM closes its links with BYE 6) and waits for it.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// Stops the node with SIGTERM (it closes its links with BYE 6) and waits for it to exit.
+    func stop() { child.stop() }
 }
 
 /// The text of one load-test message: "load PHASE SENDER INDEX SENT_NS", where SENT_NS is the

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 
 /// Two nodes chatting at a steady rate for a while: who got what, how fast.
 struct ChatPhase {
@@ -66,15 +67,15 @@ struct ChatPhase {
         let interval = 1e9 / rate
         let processes = [(first.name, first.pid), (second.name, second.pid), ("driver", getpid())]
         let cpuBefore = processes.map { ProcessCPU.seconds(of: $0.1) }
-        let start = monotonicNanoseconds()
+        let start = Monotonic.now()
         for index in 0..<count {
-            sleep(untilNanoseconds: start + UInt64(Double(index) * interval))
+            Monotonic.sleep(until: start + UInt64(Double(index) * interval))
             let sender = index.isMultiple(of: 2) ? first : second
-            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: monotonicNanoseconds())
+            let text = LoadText(phase: name, sender: sender.name, index: index, sentAt: Monotonic.now())
             try sender.post(text.text)
         }
-        let deadline = monotonicNanoseconds() + UInt64(Self.drainTimeout * 1e9)
-        while monotonicNanoseconds() < deadline, received(first, second).count < count {
+        let deadline = Monotonic.now() + UInt64(Self.drainTimeout * 1e9)
+        while Monotonic.now() < deadline, received(first, second).count < count {
             usleep(50_000)
         }
         let cpu = zip(processes, cpuBefore).map { process, before in
@@ -143,7 +144,7 @@ final class MemoryProbe: @unchecked Sendable {
         self.pid = pid
         Thread { [self] in
             while lock.withLock({ running }) {
-                if let rss = Self.field("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
+                if let rss = NodeChild.statusKiB("VmRSS", of: pid) { lock.withLock { peakKiB = max(peakKiB, rss) } }
                 usleep(Self.sampleInterval)
             }
             done.signal()
@@ -155,15 +156,6 @@ final class MemoryProbe: @unchecked Sendable {
     func stop() -> (sampledPeakKiB: Int, highWaterMarkKiB: Int?) {
         lock.withLock { running = false }
         done.wait()
-        return (lock.withLock { peakKiB }, Self.field("VmHWM", of: pid))
-    }
-
-    /// A "NAME:   123 kB" line of /proc/PID/status, in KiB.
-    static func field(_ name: String, of pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
-        }
-        return nil
+        return (lock.withLock { peakKiB }, NodeChild.statusKiB("VmHWM", of: pid))
     }
 }

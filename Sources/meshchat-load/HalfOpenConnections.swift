@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 import MeshWire
 #if canImport(Glibc)
 import Glibc
@@ -44,11 +45,11 @@ final class HalfOpenConnections: @unchecked Sendable {
     /// A cut slot waits this long before it is opened again, so a node that refuses at once is not
     /// hammered in a tight loop (the handshake flood does the hammering).
     static let reopenDelay = 1.0
-    /// The attacker's loopback source address for half-open connections.
+    /// The attacker's loopback source address for half-open connections, set apart like the flood's.
     static let sourceAddress = "127.0.0.77"
 
     private struct Slot {
-        var socket: AttackSocket?
+        var socket: LoopbackSocket?
         var openedAt: UInt64 = 0
         var reopenAt: UInt64 = 0
         var stall: Stall
@@ -82,7 +83,7 @@ final class HalfOpenConnections: @unchecked Sendable {
 
     private func watch(_ slots: inout [Slot]) {
         while true {
-            let now = monotonicNanoseconds()
+            let now = Monotonic.now()
             let stillHolding = lock.withLock { holding }
             if stillHolding {
                 for index in slots.indices where slots[index].socket == nil && now >= slots[index].reopenAt {
@@ -93,7 +94,7 @@ final class HalfOpenConnections: @unchecked Sendable {
             if !stillHolding && open.isEmpty { return }
             var descriptors = open.map { pollfd(fd: slots[$0].socket!.fd, events: Int16(POLLIN), revents: 0) }
             _ = poll(&descriptors, nfds_t(descriptors.count), 100)
-            let after = monotonicNanoseconds()
+            let after = Monotonic.now()
             for (position, index) in open.enumerated() {
                 let heldFor = Double(after - slots[index].openedAt) / 1e9
                 if descriptors[position].revents != 0 {
@@ -130,7 +131,7 @@ final class HalfOpenConnections: @unchecked Sendable {
     private func open(_ slot: inout Slot, now: UInt64) {
         lock.withLock { tally.opened += 1 }
         // A short receive timeout: the watcher only reads after poll said something is there.
-        guard let socket = try? AttackSocket(from: Self.sourceAddress, to: "127.0.0.1", port: port, receiveTimeout: 0.2) else {
+        guard let socket = try? LoopbackSocket.connect(port: Int(port), from: Self.sourceAddress, timeout: 0.2) else {
             lock.withLock { tally.refusedAtConnect += 1 }
             slot.reopenAt = now + UInt64(Self.reopenDelay * 1e9)
             return
@@ -138,9 +139,9 @@ final class HalfOpenConnections: @unchecked Sendable {
         let preamble = Preamble(suite: .ikChaChaPolyBLAKE2b).encoded()
         switch slot.stall {
         case .silent: break
-        case .preambleOnly: socket.send(preamble)
+        case .preambleOnly: try? socket.send(preamble)
         // A 2-byte length promising 96 bytes, then 10 of them.
-        case .partialMessage1: socket.send(preamble + [0, 96] + [UInt8](repeating: 0x5A, count: 10))
+        case .partialMessage1: try? socket.send(preamble + [0, 96] + [UInt8](repeating: 0x5A, count: 10))
         }
         slot.socket = socket
         slot.openedAt = now

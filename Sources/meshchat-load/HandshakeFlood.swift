@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
 
 /// Floods a node with genuine Noise IK message 1s from fresh identities it does not trust, so the
@@ -25,7 +26,8 @@ final class HandshakeFlood: @unchecked Sendable {
     static let refusalWait = 3.0
     /// Threads sharing the rate; each waits for its connection's close before the next.
     static let threadCount = 8
-    /// The attacker's loopback source address.
+    /// The attacker's loopback source address, set apart from the friendly peer's 127.0.0.1 so that a node
+    /// that limits per source address tells the two apart.
     static let sourceAddress = "127.0.0.66"
 
     private let lock = NSLock()
@@ -36,7 +38,7 @@ final class HandshakeFlood: @unchecked Sendable {
 
     /// Starts flooding `port` on 127.0.0.1 at `perSecond` handshakes, each aimed at `nodeKey`.
     init(port: UInt16, nodeKey: SigningPublicKey, perSecond: Double) {
-        let start = monotonicNanoseconds()
+        let start = Monotonic.now()
         let interval = 1e9 / perSecond
         for index in 0..<Self.threadCount {
             finished.enter()
@@ -45,7 +47,7 @@ final class HandshakeFlood: @unchecked Sendable {
                 while isRunning {
                     // Thread `index` owns every `threadCount`-th slot of one shared schedule.
                     let slot = attempt * Self.threadCount + index
-                    sleep(untilNanoseconds: start + UInt64(Double(slot) * interval))
+                    Monotonic.sleep(until: start + UInt64(Double(slot) * interval))
                     attempt += 1
                     guard isRunning else { break }
                     floodOnce(port: port, nodeKey: nodeKey)
@@ -69,14 +71,14 @@ final class HandshakeFlood: @unchecked Sendable {
         } catch {
             fatalError("the node's own key cannot start a handshake: \(error)")
         }
-        let socket: AttackSocket
+        let socket: LoopbackSocket
         do {
-            socket = try AttackSocket(from: Self.sourceAddress, to: "127.0.0.1", port: port, receiveTimeout: Self.refusalWait)
+            socket = try LoopbackSocket.connect(port: Int(port), from: Self.sourceAddress, timeout: Self.refusalWait)
         } catch {
             lock.withLock { tally.connectFailures += 1 }
             return
         }
-        let wrote = socket.send(opening)
+        let wrote = (try? socket.send(opening)) != nil
         let ending = wrote ? socket.awaitEnding() : .closedSilently
         socket.close()
         lock.withLock {

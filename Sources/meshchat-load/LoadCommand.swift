@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshCrypto
+import MeshHarness
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,13 +70,13 @@ struct MeshChatLoad: ParsableCommand {
         print("attack: \(Int(floodRate)) handshakes/s from fresh unknown identities (from \(HandshakeFlood.sourceAddress)), "
               + "\(halfOpenCount) half-open connections held (from \(HalfOpenConnections.sourceAddress)).")
         let memory = MemoryProbe(pid: alice.pid)
-        let attackStart = monotonicNanoseconds()
+        let attackStart = Monotonic.now()
         let holder = HalfOpenConnections(count: halfOpenCount, port: port)
         let flood = HandshakeFlood(port: port, nodeKey: aliceKey, perSecond: floodRate)
-        sleep(untilNanoseconds: attackStart + 1_000_000_000)  // let the attack reach full strength first
+        Monotonic.sleep(until: attackStart + 1_000_000_000)  // let the attack reach full strength first
         let loaded = try ChatPhase(name: "loaded", rate: rate, duration: seconds).run(between: alice, and: bob)
         let floodTally = flood.stop()
-        let attackSeconds = Double(monotonicNanoseconds() - attackStart) / 1e9
+        let attackSeconds = Double(Monotonic.now() - attackStart) / 1e9
         let halfOpenTally = holder.finish()
         let (sampledPeak, highWater) = memory.stop()
         report(loaded)

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshWire
 import Testing
 
@@ -161,14 +162,14 @@ struct FileTransferProcessTests {
     }
 
     /// Bob, taking every file offer, linked to a pinned peer ("mallory") whose side of the wire the test writes by hand.
-    private static func bobLinkedToAHandWrittenPeer() async throws -> (home: TestHome, bob: NodeProcess, client: WireTestClient) {
+    private static func bobLinkedToAHandWrittenPeer() async throws -> (home: TestHome, bob: NodeProcess, client: WireClient) {
         let b = TestHome("b")
         let bKey = try b.initialize(name: "bob")
         let mallory = SigningPrivateKey()
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b, extraArguments: ["--accept-files"])
         do {
-            let client = try WireTestClient(port: try await bob.listenPort())
+            let client = try WireClient(port: try await bob.listenPort())
             try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
             try client.ping()
             return (b, bob, client)
@@ -233,7 +234,7 @@ struct FileTransferProcessTests {
         try b.pin("mallory", mallory.publicKey.base64)
         let bob = try NodeProcess(home: b)
         defer { bob.kill() }
-        let client = try WireTestClient(port: try await bob.listenPort())
+        let client = try WireClient(port: try await bob.listenPort())
         try client.handshake(as: mallory, to: try SigningPublicKey(base64: bKey))
         try client.ping()
         try client.sendPlaintextBytes([FileMessageType.accept, 1, 2, 3])
@@ -330,7 +331,7 @@ struct FileTransferProcessTests {
 }
 
 /// Reads plaintexts until a file message, skipping what a fresh link also carries (sync, PINGs).
-private func expectFileMessage(from client: WireTestClient, _ expected: FileMessage) throws {
+private func expectFileMessage(from client: WireClient, _ expected: FileMessage) throws {
     while let plaintext = try client.nextPlaintext() {
         guard case .unknown(let type, let body) = plaintext, FileMessageType.isKnown(type) else { continue }
         #expect(try FileMessage.parse(type: type, body: body) == expected)

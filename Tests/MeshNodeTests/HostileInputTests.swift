@@ -1,11 +1,12 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
 import MeshNoise
 import MeshWire
 import Testing
 
-// A real node on loopback, attacked byte by byte with `WireTestClient`: every "drops" and
+// A real node on loopback, attacked byte by byte with `WireClient`: every "drops" and
 // "closes" rule of PROTOCOL.md, each asserted by what goes over the socket and what the node
 // tells its operator.
 
@@ -114,16 +115,16 @@ struct TargetNode {
     }
 
     /// A client that completed the handshake as `identity` (default alice) and had its first PING answered.
-    func linkedClient(as identity: SigningPrivateKey? = nil) throws -> WireTestClient {
-        let client = try WireTestClient(port: port)
+    func linkedClient(as identity: SigningPrivateKey? = nil) throws -> WireClient {
+        let client = try WireClient(port: port)
         try client.handshake(as: identity ?? alice, to: node.key)
         try client.ping()
         return client
     }
 
     /// A client that has sent a valid preamble for suite 1 and nothing else.
-    func clientAfterPreamble() throws -> WireTestClient {
-        let client = try WireTestClient(port: port)
+    func clientAfterPreamble() throws -> WireClient {
+        let client = try WireClient(port: port)
         try client.send(Preamble(suite: .ikChaChaPolyBLAKE2b).encoded())
         return client
     }
@@ -167,7 +168,7 @@ struct HostileInputTests {
     /// Sends `bytes` as the preamble and expects the node to close without sending a byte.
     private func expectSilentCloseAfterPreamble(_ bytes: [UInt8]) async throws {
         let target = try await TargetNode()
-        let client = try WireTestClient(port: target.port)
+        let client = try WireClient(port: target.port)
         try client.send(bytes)
         #expect(try client.readUntilClosed() == [])
         let rejection = await target.rejection("bad preamble")
@@ -238,8 +239,8 @@ struct HostileInputTests {
     @Test func message1FromAnUnpinnedKeyIsClosedWithoutReplyAndReported() async throws {
         let target = try await TargetNode()
         let stranger = SigningPrivateKey()
-        let client = try WireTestClient(port: target.port)
-        #expect(throws: WireTestClient.Failure.self) { try client.handshake(as: stranger, to: target.node.key) }
+        let client = try WireClient(port: target.port)
+        #expect(throws: HarnessFailure.self) { try client.handshake(as: stranger, to: target.node.key) }
         #expect(try client.readUntilClosed() == [])
         let rejection = await target.rejection("key not pinned")
         #expect(rejection?.key == stranger.publicKey)
@@ -250,8 +251,8 @@ struct HostileInputTests {
     @Test func aKeyPinnedWhileTheNodeRunsIsAcceptedFromThen() async throws {
         let target = try await TargetNode()
         let carol = SigningPrivateKey()
-        let refused = try WireTestClient(port: target.port)
-        #expect(throws: WireTestClient.Failure.self) { try refused.handshake(as: carol, to: target.node.key) }
+        let refused = try WireClient(port: target.port)
+        #expect(throws: HarnessFailure.self) { try refused.handshake(as: carol, to: target.node.key) }
         #expect(await target.rejection("key not pinned")?.key == carol.publicKey)
 
         // As `meshchat peer add` does: the line is appended to the file the node watches.
@@ -264,7 +265,7 @@ struct HostileInputTests {
     @Test func replayedMessage1IsClosedWithoutReply() async throws {
         let target = try await TargetNode()
         let first = try target.linkedClient()
-        let replay = try WireTestClient(port: target.port)
+        let replay = try WireClient(port: target.port)
         try replay.send(first.opening)
         #expect(try replay.readUntilClosed() == [])
         let rejection = await target.rejection("replayed handshake")
@@ -284,7 +285,7 @@ struct HostileInputTests {
                                        remoteStaticKey: try target.node.key.keyAgreementKey(), preSharedKey: nil)
         let payload = HandshakePayload(identity: target.bob.publicKey, timestamp: HandshakeTimestamps.next(),
                                        listenPort: 0, nickname: "bob").encoded()
-        let client = try WireTestClient(port: target.port)
+        let client = try WireClient(port: target.port)
         try client.send(prologue + Framing.frame(handshake.writeMessage(payload: payload)))
         #expect(try client.readUntilClosed() == [])
         let rejection = await target.rejection("handshake failed")
@@ -571,7 +572,7 @@ struct HostileInputTests {
         let target = try await TargetNode { $0.limits.handshakeBurstPerSource = 10_000 }
         var silentCloses = 0
         func attack(_ bytes: [UInt8]) throws {
-            let client = try WireTestClient(port: target.port)
+            let client = try WireClient(port: target.port)
             try client.send(bytes)
             if try client.readUntilClosed().isEmpty { silentCloses += 1 }
         }
@@ -587,16 +588,16 @@ struct HostileInputTests {
         #expect(silentCloses == 12)
 
         // A half-sent preamble and a half-sent frame, left dangling while the rest goes on.
-        let dangling1 = try WireTestClient(port: target.port)
+        let dangling1 = try WireClient(port: target.port)
         try dangling1.send(Array(good.prefix(5)))
-        let dangling2 = try WireTestClient(port: target.port)
+        let dangling2 = try WireClient(port: target.port)
         try dangling2.send(good + [0xFF, 0xFF, 1, 2, 3])
 
-        let stranger = try WireTestClient(port: target.port)
-        #expect(throws: WireTestClient.Failure.self) { try stranger.handshake(as: SigningPrivateKey(), to: target.node.key) }
+        let stranger = try WireClient(port: target.port)
+        #expect(throws: HarnessFailure.self) { try stranger.handshake(as: SigningPrivateKey(), to: target.node.key) }
 
         let hostile = try target.linkedClient()
-        let replay = try WireTestClient(port: target.port)
+        let replay = try WireClient(port: target.port)
         try replay.send(hostile.opening)
         #expect(try replay.readUntilClosed() == [])
         try hostile.sendPlaintextBytes([0x55, 1, 2])

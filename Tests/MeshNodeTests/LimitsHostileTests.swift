@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 import MeshNode
 import MeshWire
 import Testing
@@ -18,8 +19,8 @@ struct LimitsHostileTests {
             $0.limits.maxPendingInbound = 2
             $0.limits.pinnedReserve = 1
         }
-        let holding = try (0..<2).map { _ in try WireTestClient(port: target.port, from: strangerAddress) }
-        let refused = try WireTestClient(port: target.port, from: strangerAddress)
+        let holding = try (0..<2).map { _ in try WireClient(port: target.port, from: strangerAddress) }
+        let refused = try WireClient(port: target.port, from: strangerAddress)
         #expect(try refused.readUntilClosed() == [], "closed at once, without a byte")
         #expect(await target.rejection(InboundAdmission.Refusal.tooManyPending.rawValue) != nil)
 
@@ -37,7 +38,7 @@ struct LimitsHostileTests {
             $0.limits.handshakeBurstPerSource = 3
             $0.limits.handshakesPerSecondPerSource = 0 // no refill: the outcome does not depend on timing
         }
-        let flood = try (0..<5).map { _ in try WireTestClient(port: target.port, from: strangerAddress) }
+        let flood = try (0..<5).map { _ in try WireClient(port: target.port, from: strangerAddress) }
         for client in flood.suffix(2) { #expect(try client.readUntilClosed() == []) }
         #expect(try await target.node.limitCounters().refusedHandshakeRate == 2)
         #expect(await target.rejection(InboundAdmission.Refusal.handshakeRate.rawValue) != nil)
@@ -89,7 +90,7 @@ struct LimitsHostileTests {
     /// Links alice with a tiny receive buffer, never reads, and posts large messages (each forwarded
     /// to her) until her link goes down; returns the link-down reason.
     private func floodANonReader(_ target: TargetNode) async throws -> String? {
-        let client = try WireTestClient(port: target.port, receiveBuffer: 4096)
+        let client = try WireClient(port: target.port, receiveBuffer: 4096)
         try client.handshake(as: target.alice, to: target.node.key)
         try client.ping()
         let text = String(repeating: "x", count: 16000)

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHarness
 import Testing
 
 /// The `meshchat` executable under test: `$MESHCHAT_BIN`, else the debug build beside the package.
@@ -102,13 +103,11 @@ struct EventRecord: @unchecked Sendable {
 
 /// A running `meshchat start --json` process whose JSON events the test awaits.
 final class NodeProcess: @unchecked Sendable {
-    // `lock` serialises `events`, `waiters` and `stderrText`, written by the pipe readers' threads.
+    // `lock` serialises `events` and `waiters`, written by the output reader's thread.
     private let lock = NSLock()
     private var events: [[String: Any]] = []
     private var waiters: [(id: UUID, predicate: @Sendable ([String: Any]) -> Bool, continuation: CheckedContinuation<EventRecord, Error>)] = []
-    private var stderrText = ""
-    private let process = Process()
-    private let input = Pipe()
+    private let child: NodeChild
     let home: TestHome
 
     /// How long an awaited event may take before the test fails instead of hanging; a guard, not a measurement.
@@ -126,34 +125,15 @@ final class NodeProcess: @unchecked Sendable {
 
     private init(home: TestHome, arguments: [String], environment: [String: String] = [:]) throws {
         self.home = home
-        process.executableURL = URL(fileURLWithPath: MeshChatBinary.path)
-        process.arguments = ["start", "--json", "--home", home.path] + arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.receive(stdout: handle.availableData) }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
-        }
-        try process.run()
+        child = NodeChild(binary: MeshChatBinary.path, name: home.path, arguments: ["--home", home.path] + arguments,
+                          errors: .kept(limit: nil), environment: environment)
+        try child.start { [weak self] lines, _ in self?.receive(lines) }
     }
 
-    private var partial = Data()
-
-    private func receive(stdout data: Data) {
-        guard !data.isEmpty else { return }
+    private func receive(_ lines: [ArraySlice<UInt8>]) {
         var ready: [(CheckedContinuation<EventRecord, Error>, [String: Any])] = []
         lock.withLock {
-            partial.append(data)
-            while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = partial[partial.startIndex..<newline]
-                partial.removeSubrange(partial.startIndex...newline)
+            for line in lines {
                 guard var object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
                 object[Self.orderKey] = events.count // so a test can wait for the next event after one it saw
                 events.append(object)
@@ -171,7 +151,7 @@ final class NodeProcess: @unchecked Sendable {
     var allEvents: [[String: Any]] { lock.withLock { events } }
 
     /// What the node wrote to standard error.
-    var stderr: String { lock.withLock { stderrText } }
+    var stderr: String { child.errors }
 
     /// Waits for the first event (already seen or future) that satisfies `predicate`; fails after
     /// `eventTimeout` instead of hanging.
@@ -240,34 +220,25 @@ final class NodeProcess: @unchecked Sendable {
 
     /// Types a line into the node, as a script would.
     func type(_ line: String) {
-        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        do { try child.post(line) } catch { Issue.record(error) }
     }
 
     /// Writes raw bytes to the node's standard input, newline or not.
     func send(_ bytes: Data) {
-        input.fileHandleForWriting.write(bytes)
+        do { try child.write(Array(bytes)) } catch { Issue.record(error) }
     }
 
     /// The node's resident memory (`VmRSS`), in bytes.
     func residentBytes() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+        guard let kibibytes = NodeChild.statusKiB("VmRSS", of: child.pid) else { throw HarnessFailure("no VmRSS for \(home.path)") }
+        return kibibytes * 1024
     }
 
-    /// Stops the node with SIGTERM and waits for it to exit.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
+    /// Stops the node with SIGTERM (it closes its links with BYE 6) and waits for it to exit.
+    func stop() { child.stop() }
 
     /// Kills the node with SIGKILL.
-    func kill() {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func kill() { child.kill() }
 
     deinit { kill() }
 }

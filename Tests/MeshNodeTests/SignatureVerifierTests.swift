@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshHarness
 @testable import MeshNode
 import MeshWire
 import NIOCore
@@ -204,17 +205,17 @@ struct SignatureVerifierTests {
 }
 
 /// Reads from `client` until the node sends a SYNC_REQUEST; returns its id and ranges.
-private func nextSyncRequest(_ client: WireTestClient) throws -> (id: UInt32, ranges: [SyncRange]) {
+private func nextSyncRequest(_ client: WireClient) throws -> (id: UInt32, ranges: [SyncRange]) {
     while let plaintext = try client.nextPlaintext() {
         guard case .unknown(let type, let body) = plaintext,
               case .request(let id, let ranges) = try SyncMessage.parse(type: type, body: body) else { continue }
         return (id, ranges)
     }
-    throw WireTestClient.Failure(description: "the node closed instead of sending a SYNC_REQUEST")
+    throw HarnessFailure("the node closed instead of sending a SYNC_REQUEST")
 }
 
 /// Sends a PING and counts the SYNC_REQUESTs the node sends before its PONG.
-private func syncRequestsBeforePong(_ client: WireTestClient) throws -> Int {
+private func syncRequestsBeforePong(_ client: WireClient) throws -> Int {
     let token = SecureRandom.uint64()
     try client.send(.ping(token: token))
     var requests = 0
@@ -228,5 +229,5 @@ private func syncRequestsBeforePong(_ client: WireTestClient) throws -> Int {
             continue
         }
     }
-    throw WireTestClient.Failure(description: "the node closed instead of answering the PING")
+    throw HarnessFailure("the node closed instead of answering the PING")
 }
