@@ -70,7 +70,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MeshNodeTests", dependencies: [
-            "MeshNode", "MeshHarness", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip",
+            "MeshNode", "MeshHarness", "MeshNoise", "MeshWire", "MeshCrypto", "MeshGossip", "MeshStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),

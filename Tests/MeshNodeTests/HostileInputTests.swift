@@ -1,5 +1,6 @@
 import Foundation
 import MeshCrypto
+import MeshGossip
 import MeshHarness
 import MeshNode
 import MeshNoise
@@ -97,7 +98,8 @@ struct TargetNode {
 
     var port: Int { node.listenAddress.port }
 
-    init(aliceAddress: HostPort? = nil, configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
+    init(aliceAddress: HostPort? = nil, store: MessageStore = InMemoryMessageStore(),
+         configure: (inout NodeConfiguration) -> Void = { _ in }) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString)").path
         let home = NodeHome(explicit: directory)
         try home.addPeer(PinnedPeer(name: "alice", key: alice.publicKey, address: aliceAddress))
@@ -110,8 +112,8 @@ struct TargetNode {
         let clock = ManualClock(UInt64(Date().timeIntervalSince1970 * 1000))
         self.events = events
         self.clock = clock
-        node = try await Node.start(configuration: configuration, identity: SigningPrivateKey(), clock: { clock.now },
-                                    events: { events.record($0) })
+        node = try await Node.start(configuration: configuration, identity: SigningPrivateKey(), store: store,
+                                    clock: { clock.now }, events: { events.record($0) })
     }
 
     /// A client that completed the handshake as `identity` (default alice) and had its first PING answered.
