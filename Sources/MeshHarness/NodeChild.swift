@@ -32,14 +32,11 @@ public final class NodeChild: @unchecked Sendable {
     private let lock = NSLock()
     private var errorText = ""
 
-    /// Prepares `binary start --json ARGUMENTS`, with `environment` over this process's own; `start` runs it.
-    public init(binary: String, name: String, arguments: [String], errors: ErrorOutput, environment: [String: String] = [:]) {
+    /// Prepares `binary start --json ARGUMENTS`; `start` runs it.
+    public init(binary: String, name: String, arguments: [String], errors: ErrorOutput) {
         self.name = name
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["start", "--json"] + arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
         process.standardInput = input
         process.standardOutput = output
         switch errors {

@@ -117,16 +117,15 @@ final class NodeProcess: @unchecked Sendable {
         let description: String
     }
 
-    /// A node started with `extraArguments`, and `environment` over this process's own.
-    convenience init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = [],
-                     environment: [String: String] = [:]) throws {
-        try self.init(home: home, arguments: ["--listen", listen] + extraArguments, environment: environment)
+    /// A node started with `extraArguments`.
+    convenience init(home: TestHome, listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
+        try self.init(home: home, arguments: ["--listen", listen] + extraArguments)
     }
 
-    private init(home: TestHome, arguments: [String], environment: [String: String] = [:]) throws {
+    private init(home: TestHome, arguments: [String]) throws {
         self.home = home
         child = NodeChild(binary: MeshChatBinary.path, name: home.path, arguments: ["--home", home.path] + arguments,
-                          errors: .kept(limit: nil), environment: environment)
+                          errors: .kept(limit: nil))
         try child.start { [weak self] lines, _ in self?.receive(lines) }
     }
 
