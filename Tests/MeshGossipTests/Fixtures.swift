@@ -72,11 +72,17 @@ extension Array where Element == GossipAction {
 final class ScriptedStore: MessageStore {
     struct Failure: Error {}
 
-    let base = InMemoryMessageStore()
+    private(set) var base = InMemoryMessageStore()
     var failInserts = false
     /// When set, inserts fail once this many more have succeeded.
     var failInsertsAfter: Int?
     private(set) var log: [String] = []
+
+    /// How many times the engine asked whether an id is stored.
+    var lookups: Int { log.count { $0 == "contains" } }
+
+    /// Forgets everything stored, as a transaction that rolled back forgets what was written in it.
+    func loseEverything() { base = InMemoryMessageStore() }
 
     func contains(_ id: MessageID) throws -> Bool { log.append("contains"); return base.contains(id) }
     func insert(_ envelope: Envelope) throws -> Bool {

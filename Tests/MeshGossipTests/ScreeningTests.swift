@@ -1,4 +1,3 @@
-import MeshCrypto
 import MeshGossip
 import MeshWire
 import Testing
@@ -62,7 +61,7 @@ import Testing
 /// stored last and drops those copies without a store lookup; what it forgot, the store still knows.
 @Suite struct RecentlyStoredTests {
     @Test func aCopyOfARecentlyStoredMessageIsDroppedWithoutAskingTheStore() throws {
-        let store = LookupCountingStore()
+        let store = ScriptedStore()
         var bench = Bench(store: store)
         let envelope = try bench.room("hi")
         _ = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
@@ -76,7 +75,7 @@ import Testing
     }
 
     @Test func anIdNoLongerRememberedIsStillADuplicateThroughTheStore() throws {
-        let store = LookupCountingStore()
+        let store = ScriptedStore()
         var bench = Bench(store: store)
         let first = try bench.room("first", seq: 1)
         _ = try bench.engine.receive(first.encoded(), from: bench.left, now: t0)
@@ -93,7 +92,7 @@ import Testing
     }
 
     @Test func afterARollBackACopyIsCheckedAgain() throws {
-        let store = LookupCountingStore()
+        let store = ScriptedStore()
         var bench = Bench(store: store)
         let envelope = try bench.room("hi")
         _ = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
@@ -104,28 +103,5 @@ import Testing
         guard case .needsSignatureCheck = try bench.engine.screen(envelope.withHops(1).encoded(), from: bench.right, now: t0) else {
             Issue.record("a copy of a message that was never committed was dropped as a duplicate"); return
         }
-    }
-}
-
-/// An in-memory store that counts `contains` lookups and can lose everything, as a transaction
-/// that rolled back loses what was written in it.
-private final class LookupCountingStore: MessageStore {
-    private var inner = InMemoryMessageStore()
-    private(set) var lookups = 0
-
-    func loseEverything() { inner = InMemoryMessageStore() }
-
-    func contains(_ id: MessageID) throws -> Bool {
-        lookups += 1
-        return inner.contains(id)
-    }
-    func insert(_ envelope: Envelope) throws -> Bool { inner.insert(envelope) }
-    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { inner.messageID(author: author, seq: seq) }
-    func highestSeq(author: SigningPublicKey) throws -> UInt64 { inner.highestSeq(author: author) }
-    func recent(room: String?, limit: Int) throws -> [Envelope] { inner.recent(room: room, limit: limit) }
-    func transaction<T>(_ body: () throws -> T) throws -> T { try body() }
-    func frontier() throws -> [SigningPublicKey: SeqFrontier] { inner.frontier() }
-    func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) throws -> [Envelope] {
-        inner.envelopes(author: author, after: after, through: through, limit: limit)
     }
 }
