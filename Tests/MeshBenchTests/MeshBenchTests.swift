@@ -68,6 +68,18 @@ import Testing
         #expect(try #require(byName["relay_crypto_bound_msgs_per_s"]) == 2 / secondsPerRelayedMessage)
         // 10 X25519 operations per handshake at 40,000/s, two cores: 8,000 a second.
         #expect(try #require(byName["handshake_crypto_bound_per_s"]) == 8_000)
+        #expect(byName["hop_latency_work_floor_ms"] == nil, "no store ceiling, no floor")
+    }
+
+    @Test func theHopsWorkFloorIsASignAVerifyAndTwoLoneCommits() throws {
+        let bounds = BenchCommand.bounds(from: [
+            Metric("ed25519_sign_per_s", 80_000, "1/s"), Metric("ed25519_verify_per_s", 20_000, "1/s"),
+            Metric("store_alone_us_per_msg", 40, "us"),
+        ])
+        let floor = try #require(bounds.first { $0.name == "hop_latency_work_floor_ms" })
+        // 12.5 µs + 50 µs + 2 × 40 µs.
+        #expect(abs(floor.value - 0.1425) < 1e-12)
+        #expect(floor.unit == "ms")
     }
 
     @Test func jsonLinesHaveExactlyMetricValueAndUnitAndRatiosFollow() throws {
