@@ -21,12 +21,12 @@ public struct GossipEngine {
     /// is bounded by the number of links.
     private var links: [PeerID: InvalidEnvelopeRecord] = [:]
     private var held = HeldEnvelopes()
-    /// Screened envelopes waiting for their signature verdict, by id, with the signature each came
-    /// with. A mesh delivers a message over several links at nearly the same moment; a copy that
-    /// arrives meanwhile with the same signature would get the same verdict, so it is a duplicate
-    /// and is not verified again (in the 30-node mesh, verifying such copies too saturated the
-    /// cores and multiplied the delivery tail). A copy with another signature is checked on its own.
-    private var awaitingVerdict: [MessageID: [UInt8]] = [:]
+    /// Screened envelopes waiting for their signature verdict, by id. A mesh delivers a message
+    /// over several links at nearly the same moment; a copy that arrives meanwhile with the same
+    /// signature would get the same verdict, so it is a duplicate and is not verified again (in the
+    /// 30-node mesh, verifying such copies too saturated the cores and multiplied the delivery
+    /// tail). A copy with another signature is checked on its own.
+    private var awaitingVerdict: [MessageID: AwaitedEnvelope] = [:]
     /// The ids stored last, so the other copies of a message are dropped without asking the store.
     private var recentlyStored = RecentIDs(capacity: GossipEngine.recentlyStoredCapacity)
     /// How many ids `recentlyStored` keeps: at the bench mesh's 200 messages/s, five seconds' worth,
@@ -102,10 +102,13 @@ public struct GossipEngine {
         guard !recentlyStored.contains(envelope.id), try !store.contains(envelope.id) else {
             return .judged(duplicate(from: peer))
         }
-        if let signature = awaitingVerdict[envelope.id] {
-            if signature == envelope.signature { return .judged(duplicate(from: peer)) }
+        if let awaited = awaitingVerdict[envelope.id] {
+            if awaited.signature == envelope.signature {
+                awaitingVerdict[envelope.id]?.heldBy(peer)
+                return .judged(duplicate(from: peer))
+            }
         } else {
-            awaitingVerdict[envelope.id] = envelope.signature
+            awaitingVerdict[envelope.id] = AwaitedEnvelope(signature: envelope.signature)
         }
         return .needsSignatureCheck(envelope)
     }
@@ -124,7 +127,7 @@ public struct GossipEngine {
     public mutating func admit(_ envelope: Envelope, signatureIsValid: Bool, from peer: PeerID, now: UInt64) throws
         -> [GossipAction]
     {
-        awaitingVerdict[envelope.id] = nil
+        let awaited = awaitingVerdict.removeValue(forKey: envelope.id)
         guard signatureIsValid else {
             return invalid(from: peer, reason: .badSignature, now: now)
         }
@@ -133,7 +136,10 @@ public struct GossipEngine {
         if isFarFuture(envelope, now: now) {
             return hold(envelope, from: peer)
         }
-        return try accept(envelope, from: peer)
+        // Copies that came with the same signature while this one was being verified: their
+        // senders hold the message already, so forwarding it back to them would only be dropped.
+        let holders = awaited.flatMap { $0.signature == envelope.signature ? $0.otherSenders : nil } ?? []
+        return try accept(envelope, from: peer, alsoHeldBy: holders)
     }
 
     /// Processes held envelopes that are no longer ahead of `now`, nearest first, as if each had just
@@ -258,8 +264,11 @@ public struct GossipEngine {
     }
 
     /// Rules 3 and 4 for a valid envelope that is not far ahead. Rule 3 is the insert's answer: a
-    /// stored id is not inserted again, so no separate lookup is needed.
-    private mutating func accept(_ envelope: Envelope, from peer: PeerID) throws -> [GossipAction] {
+    /// stored id is not inserted again, so no separate lookup is needed. `holders` are neighbours
+    /// other than `peer` known to have the message already; it is not forwarded to them either.
+    private mutating func accept(_ envelope: Envelope, from peer: PeerID, alsoHeldBy holders: [PeerID] = [])
+        throws -> [GossipAction]
+    {
         // "a second envelope with an author and seq already seen but another id is kept like any
         // other (the node may warn that the author reused a sequence number)".
         let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)
@@ -280,10 +289,11 @@ public struct GossipEngine {
         case .unopenable: actions.append(.dropped(from: peer, reason: .undecryptableDirect))
         }
         // "forwards it to every other connected peer with hops increased by one, if the result is
-        // not above the node's maximum hop count".
+        // not above the node's maximum hop count". A neighbour that sent a copy itself is one the
+        // message came from too (docs/protocol-notes.md).
         if envelope.hops < configuration.hopLimit {
             let forwarded = envelope.withHops(envelope.hops + 1)
-            for neighbour in links.keys.sorted() where neighbour != peer {
+            for neighbour in links.keys.sorted() where neighbour != peer && !holders.contains(neighbour) {
                 actions.append(.send(forwarded, to: neighbour))
             }
         }
@@ -328,5 +338,19 @@ extension GossipEngine: CustomStringConvertible {
     /// A summary for logs: counts only, so the identity's secret key can never reach a log by reflection.
     public var description: String {
         "GossipEngine(key: \(identity.publicKey.base64), links: \(links.count), held: \(held.count))"
+    }
+}
+
+/// An envelope `screen` passed on for its signature check, as `admit` will want it.
+private struct AwaitedEnvelope {
+    /// The signature it came with: a copy with the same one gets the same verdict.
+    let signature: [UInt8]
+    /// Neighbours that sent such a copy meanwhile, each once: at most one per link.
+    private(set) var otherSenders: [PeerID] = []
+
+    init(signature: [UInt8]) { self.signature = signature }
+
+    mutating func heldBy(_ peer: PeerID) {
+        if !otherSenders.contains(peer) { otherSenders.append(peer) }
     }
 }

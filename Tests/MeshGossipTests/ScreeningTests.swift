@@ -1,3 +1,4 @@
+import MeshCrypto
 import MeshGossip
 import MeshWire
 import Testing
@@ -39,6 +40,32 @@ import Testing
             == [.dropped(from: bench.left, reason: .badSignature)])
         #expect(try bench.engine.admit(envelope, signatureIsValid: true, from: bench.right, now: t0).deliveries.count == 1)
         #expect(bench.store.contains(envelope.id))
+    }
+
+    @Test func aNeighbourThatSentACopyIsNotSentItBack() throws {
+        var bench = Bench()
+        let third = SigningPrivateKey().publicKey
+        bench.engine.linkUp(third)
+        let envelope = try bench.room("hi")
+        _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
+        _ = try bench.engine.screen(envelope.withHops(2).encoded(), from: bench.right, now: t0)
+        _ = try bench.engine.screen(envelope.withHops(3).encoded(), from: bench.right, now: t0)
+
+        let sends = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0).sends
+        #expect(sends.map(\.to) == [third])
+        #expect(sends.map(\.envelope.hops) == [1])
+    }
+
+    @Test func aNeighbourThatSentACopyWithAnotherSignatureIsStillSentTheMessage() throws {
+        var bench = Bench()
+        let envelope = try bench.room("hi")
+        var bytes = envelope.encoded()
+        bytes[bytes.count - 10] ^= 0x01  // inside the signature: same id, another signature
+        _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
+        _ = try bench.engine.screen(bytes, from: bench.right, now: t0)
+
+        let sends = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0).sends
+        #expect(sends.map(\.to) == [bench.right])
     }
 
     @Test func afterItsVerdictAnIdIsNoLongerAwaited() throws {
