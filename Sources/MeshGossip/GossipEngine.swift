@@ -32,6 +32,11 @@ public struct GossipEngine {
     /// How many ids `recentlyStored` keeps: at the bench mesh's 200 messages/s, five seconds' worth,
     /// far longer than copies trail the first; 1,024 ids are about 100 KiB.
     public static let recentlyStoredCapacity = 1024
+    /// Per author, a seq no stored envelope is above, so that a new message is known to be new
+    /// without asking the store.
+    private var storedSeqBounds = StoredSeqBounds(capacity: GossipEngine.storedSeqBoundsCapacity)
+    /// How many authors `storedSeqBounds` keeps: far more than a group's members; about 100 KiB.
+    public static let storedSeqBoundsCapacity = 1024
     /// What arrived from neighbours since the engine started.
     public private(set) var counters = GossipCounters()
 
@@ -99,9 +104,7 @@ public struct GossipEngine {
         // Rule 3 before the signature check: an id this node holds names signed bytes it already
         // verified (the id covers every signed field), so a copy is dropped without a second
         // verification, the costliest step, which a mesh would otherwise pay once per copy.
-        guard !recentlyStored.contains(envelope.id), try !store.contains(envelope.id) else {
-            return .judged(duplicate(from: peer))
-        }
+        guard try !isStored(envelope) else { return .judged(duplicate(from: peer)) }
         if let awaited = awaitingVerdict[envelope.id] {
             if awaited.signature == envelope.signature {
                 awaitingVerdict[envelope.id]?.heldBy(peer)
@@ -119,6 +122,23 @@ public struct GossipEngine {
     public mutating func forgetUncommitted() {
         awaitingVerdict.removeAll()
         recentlyStored.removeAll()
+    }
+
+    /// Rule 3's question, asking the store only when what the engine remembers cannot answer it:
+    /// the copies of a message come moments after it, and a new message's seq is above its author's.
+    private mutating func isStored(_ envelope: Envelope) throws -> Bool {
+        if recentlyStored.contains(envelope.id) { return true }
+        let author = envelope.author
+        if try envelope.seq > storedSeqBounds.bound(for: author, highestStored: { try store.highestSeq(author: author) }) {
+            return false
+        }
+        return try store.contains(envelope.id)
+    }
+
+    /// Remembers that `envelope` was stored.
+    private mutating func stored(_ envelope: Envelope) {
+        recentlyStored.insert(envelope.id)
+        storedSeqBounds.stored(author: envelope.author, seq: envelope.seq)
     }
 
     /// The second half of `receive`, for an envelope `screen` passed on: rule 1's signature verdict,
@@ -221,7 +241,7 @@ public struct GossipEngine {
         // The seq is new, so the id is too; storing before sending means a crash never leaves a
         // message out on the mesh that this node has forgotten (and would reuse the seq of).
         _ = try store.insert(envelope)
-        recentlyStored.insert(envelope.id)
+        stored(envelope)
         let actions = links.keys.sorted().map { GossipAction.send(envelope, to: $0) }
         return (envelope, actions)
     }
@@ -276,7 +296,7 @@ public struct GossipEngine {
         // Rule 4: "otherwise stores it durably, shows it ..., and forwards it". Stored first, so
         // nothing is shown or sent that a crash could lose.
         guard try store.insert(envelope) else { return duplicate(from: peer) }
-        recentlyStored.insert(envelope.id)
+        stored(envelope)
         counters.accepted += 1
 
         var actions: [GossipAction] = []

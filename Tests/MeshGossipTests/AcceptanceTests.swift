@@ -37,7 +37,7 @@ import Testing
         #expect(throws: ScriptedStore.Failure.self) {
             try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)
         }
-        #expect(store.log == ["contains", "insert"])
+        #expect(store.log == ["highestSeq", "insert"])
         // Nothing was remembered outside the store: once it works, the same bytes go through.
         store.failInserts = false
         let actions = try bench.engine.receive(envelope.encoded(), from: bench.left, now: t0)

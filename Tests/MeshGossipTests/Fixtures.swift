@@ -78,8 +78,8 @@ final class ScriptedStore: MessageStore {
     var failInsertsAfter: Int?
     private(set) var log: [String] = []
 
-    /// How many times the engine asked whether an id is stored.
-    var lookups: Int { log.count { $0 == "contains" } }
+    /// How many times the engine asked whether an id is stored, or for an author's highest seq.
+    var lookups: Int { log.count { $0 == "contains" || $0 == "highestSeq" } }
 
     /// Forgets everything stored, as a transaction that rolled back forgets what was written in it.
     func loseEverything() { base = InMemoryMessageStore() }
@@ -95,7 +95,7 @@ final class ScriptedStore: MessageStore {
         return base.insert(envelope)
     }
     func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { base.messageID(author: author, seq: seq) }
-    func highestSeq(author: SigningPublicKey) throws -> UInt64 { base.highestSeq(author: author) }
+    func highestSeq(author: SigningPublicKey) throws -> UInt64 { log.append("highestSeq"); return base.highestSeq(author: author) }
     func recent(room: String?, limit: Int) throws -> [Envelope] { base.recent(room: room, limit: limit) }
     func transaction<T>(_ body: () throws -> T) throws -> T { try base.transaction(body) }
     func frontier() throws -> [SigningPublicKey: SeqFrontier] { base.frontier() }
