@@ -260,18 +260,17 @@ public struct GossipEngine {
     /// Rules 3 and 4 for a valid envelope that is not far ahead. Rule 3 is the insert's answer: a
     /// stored id is not inserted again, so no separate lookup is needed.
     private mutating func accept(_ envelope: Envelope, from peer: PeerID) throws -> [GossipAction] {
-        // "a second envelope with an author and seq already seen but another id is kept like any
-        // other (the node may warn that the author reused a sequence number)".
-        let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)
-
         // Rule 4: "otherwise stores it durably, shows it ..., and forwards it". Stored first, so
         // nothing is shown or sent that a crash could lose.
-        guard try store.insert(envelope) else { return duplicate(from: peer) }
+        let outcome = try store.insert(envelope)
+        guard outcome != .notStored else { return duplicate(from: peer) }
         recentlyStored.insert(envelope.id)
         counters.accepted += 1
 
         var actions: [GossipAction] = []
-        if let earlier, earlier != envelope.id {
+        // "a second envelope with an author and seq already seen but another id is kept like any
+        // other (the node may warn that the author reused a sequence number)".
+        if outcome == .storedReusingSeq {
             actions.append(.sequenceReused(author: envelope.author, seq: envelope.seq))
         }
         switch delivery(of: envelope) {
