@@ -130,10 +130,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Whether an envelope with this id is stored.
     public func contains(_ id: MessageID) throws(StoreError) -> Bool {
-        try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"),
-                              arguments: [Data(id.bytes)]) ?? false
-        }
+        try read { db in try Self.contains(db, id: id) }
     }
 
     /// Stores the envelope as received (hops included) and commits it; `.notStored` if its id is
@@ -146,26 +143,26 @@ public final class SQLiteMessageStore: MessageStore {
             return .notStored
         }
         let nowMilliseconds = Self.milliseconds(options.now())
-        let id = Data(envelope.id.bytes)
-        let author = Data(envelope.author.rawRepresentation)
+        let author = envelope.author.rawRepresentation
         return try write { db in
             if let maxAge = options.retention.maxAgeMilliseconds, timestamp < nowMilliseconds - maxAge {
                 guard try !Self.contains(db, id: envelope.id) else { return .notStored }
-                try Self.markPruned(db, author: author, seq: seq)
+                try Self.markPruned(db, author: Data(author), seq: seq)
                 return .notStored
             }
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO message (id, author, seq, kind, room, timestamp, hops, envelope, stored_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    id, author, seq, Int64(envelope.kind.rawValue), envelope.room,
-                    timestamp, Int64(envelope.hops), Data(envelope.encoded()), nowMilliseconds,
-                ])
+                """).run([
+                    .blob(envelope.id.bytes), .blob(author), .integer(seq), .integer(Int64(envelope.kind.rawValue)),
+                    .text(Array(envelope.room.utf8)), .integer(timestamp), .integer(Int64(envelope.hops)),
+                    .blob(envelope.encoded()), .integer(nowMilliseconds),
+                ], in: db)
             guard db.changesCount > 0 else { return .notStored }
             // The author's next seq, with nothing held beyond it, is one no other envelope has.
             guard try !Self.recordNext(db, author: author, seq: seq) else { return .stored }
-            try Self.recordHeld(db, author: author, seq: seq)
-            return try Self.holdsAnother(db, author: author, seq: seq, id: id) ? .storedReusingSeq : .stored
+            try Self.recordHeld(db, author: Data(author), seq: seq)
+            return try Self.holdsAnother(db, author: author, seq: seq, id: envelope.id) ? .storedReusingSeq : .stored
         }
     }
 
@@ -449,7 +446,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     private static func contains(_ db: Database, id: MessageID) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"), arguments: [Data(id.bytes)]) ?? false
+        try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)").run([.blob(id.bytes)], in: db) == 1
     }
 
     /// Moves `author`'s frontier to `seq`, just stored, if it is the author's next seq with nothing
@@ -457,10 +454,10 @@ public final class SQLiteMessageStore: MessageStore {
     ///
     /// Messages mostly come in order, so one statement usually settles the frontier, and it also
     /// tells that the seq is new: every seq held is at most `highest`.
-    private static func recordNext(_ db: Database, author: Data, seq: Int64) throws -> Bool {
+    private static func recordNext(_ db: Database, author: [UInt8], seq: Int64) throws -> Bool {
         try db.cachedStatement(sql: """
             UPDATE author SET contiguous = ?2, highest = ?2 WHERE key = ?1 AND contiguous = ?2 - 1 AND highest < ?2
-            """).execute(arguments: [author, seq])
+            """).run([.blob(author), .integer(seq)], in: db)
         return db.changesCount > 0
     }
 
@@ -475,10 +472,10 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     /// Whether an envelope other than `id` by `author` with `seq` is stored.
-    private static func holdsAnother(_ db: Database, author: Data, seq: Int64, id: Data) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: """
+    private static func holdsAnother(_ db: Database, author: [UInt8], seq: Int64, id: MessageID) throws -> Bool {
+        try db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM message WHERE author = ? AND seq = ? AND id <> ?)
-            """), arguments: [author, seq, id]) ?? false
+            """).run([.blob(author), .integer(seq), .blob(id.bytes)], in: db) == 1
     }
 
     /// Records that `author`'s `seq` was held and is gone: the frontier moves to at least `seq`.
