@@ -170,8 +170,8 @@ public final class SQLiteMessageStore: MessageStore {
     /// `ownSeqFloor()`. It never goes down.
     public func highestSeq(author: SigningPublicKey) throws(StoreError) -> UInt64 {
         try read { db in
-            let highest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?"),
-                                             arguments: [Data(author.rawRepresentation)]) ?? 0
+            let highest = try db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?")
+                .run([.blob(author.rawRepresentation)], in: db) ?? 0
             let floor = author == options.owner ? try Self.state(db, StateKey.ownSeqFloor) : 0
             return max(UInt64(highest), floor)
         }
@@ -504,7 +504,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     private static func state(_ db: Database, _ key: String) throws -> UInt64 {
         // Stored by bit pattern, like peer timestamps: all of u64 round-trips.
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM node_state WHERE key = ?"), arguments: [key])
+        try db.cachedStatement(sql: "SELECT value FROM node_state WHERE key = ?").run([.text(Array(key.utf8))], in: db)
             .map { UInt64(bitPattern: $0) } ?? 0
     }
 
