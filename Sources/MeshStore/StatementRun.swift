@@ -15,13 +15,14 @@ extension Statement {
     ///
     /// For the statements every message runs: GRDB's `execute(arguments:)` and `fetchOne` box each
     /// value in a `DatabaseValue`, copy and check the argument list, and bind through one nested
-    /// closure per value, a tenth of storing a message alone (docs/performance.md 12). Values are
-    /// copied into SQLite (`SQLITE_TRANSIENT`), and the statement is reset before this returns, so
-    /// no binding outlives its bytes and no read stays open. Only for statements that change
-    /// neither the schema nor the transaction state, which is what GRDB tracks around a step.
+    /// closure per value, a sixth to a quarter of storing one message (docs/performance.md 12).
+    /// Values are copied into SQLite (`SQLITE_TRANSIENT`), and the statement is reset before this
+    /// returns, so no binding outlives its bytes and no read stays open. Only for statements that
+    /// change neither the schema nor the transaction state, which is what GRDB tracks around a step.
     @discardableResult
     func run(_ arguments: [SQLiteArgument], in db: Database) throws -> Int64? {
         let statement = sqliteStatement
+        // Reset's code only repeats a failed step's, which is thrown below.
         defer { sqlite3_reset(statement) }
         for (index, argument) in zip(CInt(1)..., arguments) {
             let code = switch argument {
