@@ -35,7 +35,7 @@ extension Statement {
                 }
             case .text(let utf8):
                 utf8.withUnsafeBytes { buffer in
-                    guard let start = buffer.baseAddress else { return sqlite3_bind_text(statement, index, "", 0, nil) }
+                    guard let start = buffer.baseAddress else { return sqlite3_bind_text(statement, index, "", 0, Self.transient) }
                     return sqlite3_bind_text(statement, index, start.assumingMemoryBound(to: CChar.self), CInt(buffer.count),
                                              Self.transient)
                 }
