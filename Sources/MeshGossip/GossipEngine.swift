@@ -289,18 +289,17 @@ public struct GossipEngine {
     private mutating func accept(_ envelope: Envelope, from peer: PeerID, alsoHeldBy holders: [PeerID] = [])
         throws -> [GossipAction]
     {
-        // "a second envelope with an author and seq already seen but another id is kept like any
-        // other (the node may warn that the author reused a sequence number)".
-        let earlier = try store.messageID(author: envelope.author, seq: envelope.seq)
-
         // Rule 4: "otherwise stores it durably, shows it ..., and forwards it". Stored first, so
         // nothing is shown or sent that a crash could lose.
-        guard try store.insert(envelope) else { return duplicate(from: peer) }
+        let outcome = try store.insert(envelope)
+        guard outcome != .notStored else { return duplicate(from: peer) }
         stored(envelope)
         counters.accepted += 1
 
         var actions: [GossipAction] = []
-        if let earlier, earlier != envelope.id {
+        // "a second envelope with an author and seq already seen but another id is kept like any
+        // other (the node may warn that the author reused a sequence number)".
+        if outcome == .storedReusingSeq {
             actions.append(.sequenceReused(author: envelope.author, seq: envelope.seq))
         }
         switch delivery(of: envelope) {

@@ -7,10 +7,9 @@ import MeshWire
 public protocol MessageStore: AnyObject {
     /// Whether an envelope with this id is stored.
     func contains(_ id: MessageID) throws -> Bool
-    /// Stores the envelope (as received, with its hops); returns false if the id was already stored.
-    func insert(_ envelope: Envelope) throws -> Bool
-    /// Another stored message by the same author and seq, if any (for the reuse warning).
-    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID?
+    /// Stores the envelope (as received, with its hops), and says whether it was new and whether
+    /// its author had already used its seq for another stored envelope (the reuse warning).
+    func insert(_ envelope: Envelope) throws -> InsertOutcome
     /// The highest seq stored for `author`, 0 if none.
     func highestSeq(author: SigningPublicKey) throws -> UInt64
     /// The most recently stored messages, oldest first, optionally filtered to one room (room kind only).
@@ -24,6 +23,18 @@ public protocol MessageStore: AnyObject {
     /// Stored envelopes by `author` with `after < seq <= through`, in seq order (a reused seq gives
     /// several), at most `limit` of them.
     func envelopes(author: SigningPublicKey, after: UInt64, through: UInt64, limit: Int) throws -> [Envelope]
+}
+
+/// What `MessageStore.insert` did with an envelope. One answer for both questions rule 3 asks
+/// (PROTOCOL.md 6), so a store answers them in the statements that store the envelope.
+public enum InsertOutcome: Equatable, Sendable {
+    /// Stored; no other stored envelope has its author and seq.
+    case stored
+    /// Stored, and another stored envelope already has its author and seq: "a second envelope
+    /// with an author and seq already seen but another id is kept like any other".
+    case storedReusingSeq
+    /// Not stored: the id is stored already (or the store does not keep such an envelope).
+    case notStored
 }
 
 /// What a node holds of one author's sequence (see `MessageStore.frontier()`).
@@ -50,8 +61,8 @@ public final class InMemoryMessageStore: MessageStore {
 
     private var envelopes: [Envelope] = []
     private var ids: Set<MessageID> = []
-    /// The first id stored for each author and seq; a reused seq keeps the first.
-    private var idByAuthorSeq: [AuthorSeq: MessageID] = [:]
+    /// Every author and seq stored.
+    private var heldSeqs: Set<AuthorSeq> = []
     private var highestSeqByAuthor: [SigningPublicKey: UInt64] = [:]
 
     /// An empty store.
@@ -66,19 +77,13 @@ public final class InMemoryMessageStore: MessageStore {
     /// Whether an envelope with this id is stored.
     public func contains(_ id: MessageID) -> Bool { ids.contains(id) }
 
-    /// Stores the envelope; returns false if the id was already stored.
-    public func insert(_ envelope: Envelope) -> Bool {
-        guard ids.insert(envelope.id).inserted else { return false }
+    /// Stores the envelope unless its id is stored already.
+    public func insert(_ envelope: Envelope) -> InsertOutcome {
+        guard ids.insert(envelope.id).inserted else { return .notStored }
         envelopes.append(envelope)
-        let key = AuthorSeq(author: envelope.author, seq: envelope.seq)
-        if idByAuthorSeq[key] == nil { idByAuthorSeq[key] = envelope.id }
         highestSeqByAuthor[envelope.author] = max(highestSeqByAuthor[envelope.author] ?? 0, envelope.seq)
-        return true
-    }
-
-    /// The first stored id for this author and seq, if any.
-    public func messageID(author: SigningPublicKey, seq: UInt64) -> MessageID? {
-        idByAuthorSeq[AuthorSeq(author: author, seq: seq)]
+        let seqIsNew = heldSeqs.insert(AuthorSeq(author: envelope.author, seq: envelope.seq)).inserted
+        return seqIsNew ? .stored : .storedReusingSeq
     }
 
     /// The highest seq stored for `author`, 0 if none.
@@ -92,7 +97,7 @@ public final class InMemoryMessageStore: MessageStore {
     /// The contiguous and highest seq held per author.
     public func frontier() -> [SigningPublicKey: SeqFrontier] {
         var seqs: [SigningPublicKey: Set<UInt64>] = [:]
-        for key in idByAuthorSeq.keys { seqs[key.author, default: []].insert(key.seq) }
+        for key in heldSeqs { seqs[key.author, default: []].insert(key.seq) }
         return seqs.mapValues { held in
             var contiguous: UInt64 = 0
             while held.contains(contiguous + 1) { contiguous += 1 }

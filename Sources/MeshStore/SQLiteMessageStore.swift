@@ -130,49 +130,39 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Whether an envelope with this id is stored.
     public func contains(_ id: MessageID) throws(StoreError) -> Bool {
-        try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"),
-                              arguments: [Data(id.bytes)]) ?? false
-        }
+        try read { db in try Self.contains(db, id: id) }
     }
 
-    /// Stores the envelope as received (hops included) and commits it; false if its id is already
-    /// stored. Also false, storing nothing, for an envelope this store will not keep: one whose
-    /// timestamp is older than the retention age (it counts as received and pruned at once, so its
-    /// seq is not asked for again), or one whose seq or timestamp exceeds SQLite's signed 64-bit
-    /// integers (no honest author reaches 2^63).
-    public func insert(_ envelope: Envelope) throws(StoreError) -> Bool {
+    /// Stores the envelope as received (hops included) and commits it; `.notStored` if its id is
+    /// already stored. Also `.notStored`, storing nothing, for an envelope this store will not keep:
+    /// one whose timestamp is older than the retention age (it counts as received and pruned at
+    /// once, so its seq is not asked for again), or one whose seq or timestamp exceeds SQLite's
+    /// signed 64-bit integers (no honest author reaches 2^63).
+    public func insert(_ envelope: Envelope) throws(StoreError) -> InsertOutcome {
         guard let seq = Int64(exactly: envelope.seq), let timestamp = Int64(exactly: envelope.timestamp) else {
-            return false
+            return .notStored
         }
         let nowMilliseconds = Self.milliseconds(options.now())
-        let author = Data(envelope.author.rawRepresentation)
+        let author = envelope.author.rawRepresentation
         return try write { db in
             if let maxAge = options.retention.maxAgeMilliseconds, timestamp < nowMilliseconds - maxAge {
-                guard try !Self.contains(db, id: envelope.id) else { return false }
-                try Self.markPruned(db, author: author, seq: seq)
-                return false
+                guard try !Self.contains(db, id: envelope.id) else { return .notStored }
+                try Self.markPruned(db, author: Data(author), seq: seq)
+                return .notStored
             }
             try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO message (id, author, seq, kind, room, timestamp, hops, envelope, stored_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    Data(envelope.id.bytes), author, seq, Int64(envelope.kind.rawValue), envelope.room,
-                    timestamp, Int64(envelope.hops), Data(envelope.encoded()), nowMilliseconds,
-                ])
-            guard db.changesCount > 0 else { return false }
-            try Self.recordHeld(db, author: author, seq: seq)
-            return true
-        }
-    }
-
-    /// The first stored id for this author and seq, if any.
-    public func messageID(author: SigningPublicKey, seq: UInt64) throws(StoreError) -> MessageID? {
-        guard let seq = Int64(exactly: seq) else { return nil }
-        return try read { db in
-            try Data.fetchOne(db.cachedStatement(sql: "SELECT id FROM message WHERE author = ? AND seq = ? ORDER BY rowid LIMIT 1"),
-                              arguments: [Data(author.rawRepresentation), seq])
-                .map { MessageID(bytes: Array($0)) }
+                """).run([
+                    .blob(envelope.id.bytes), .blob(author), .integer(seq), .integer(Int64(envelope.kind.rawValue)),
+                    .text(Array(envelope.room.utf8)), .integer(timestamp), .integer(Int64(envelope.hops)),
+                    .blob(envelope.encoded()), .integer(nowMilliseconds),
+                ], in: db)
+            guard db.changesCount > 0 else { return .notStored }
+            // The author's next seq, with nothing held beyond it, is one no other envelope has.
+            guard try !Self.recordNext(db, author: author, seq: seq) else { return .stored }
+            try Self.recordHeld(db, author: Data(author), seq: seq)
+            return try Self.holdsAnother(db, author: author, seq: seq, id: envelope.id) ? .storedReusingSeq : .stored
         }
     }
 
@@ -180,8 +170,8 @@ public final class SQLiteMessageStore: MessageStore {
     /// `ownSeqFloor()`. It never goes down.
     public func highestSeq(author: SigningPublicKey) throws(StoreError) -> UInt64 {
         try read { db in
-            let highest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?"),
-                                             arguments: [Data(author.rawRepresentation)]) ?? 0
+            let highest = try db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?")
+                .run([.blob(author.rawRepresentation)], in: db) ?? 0
             let floor = author == options.owner ? try Self.state(db, StateKey.ownSeqFloor) : 0
             return max(UInt64(highest), floor)
         }
@@ -456,31 +446,36 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     private static func contains(_ db: Database, id: MessageID) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)"), arguments: [Data(id.bytes)]) ?? false
+        try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM message WHERE id = ?)").run([.blob(id.bytes)], in: db) == 1
     }
 
-    /// Moves `author`'s frontier to take in `seq`, just stored.
+    /// Moves `author`'s frontier to `seq`, just stored, if it is the author's next seq with nothing
+    /// held beyond it; false, changing nothing, otherwise (and for an author not yet known).
     ///
-    /// Messages mostly come in order, each the author's next seq with nothing held beyond it; then
-    /// the frontier is known without looking further, and one upsert sets it. Otherwise the highest
-    /// seq is raised and the contiguous one walked up through what is held (`advanceContiguous`).
+    /// Messages mostly come in order, so one statement usually settles the frontier, and it also
+    /// tells that the seq is new: every seq held is at most `highest`.
+    private static func recordNext(_ db: Database, author: [UInt8], seq: Int64) throws -> Bool {
+        try db.cachedStatement(sql: """
+            UPDATE author SET contiguous = ?2, highest = ?2 WHERE key = ?1 AND contiguous = ?2 - 1 AND highest < ?2
+            """).run([.blob(author), .integer(seq)], in: db)
+        return db.changesCount > 0
+    }
+
+    /// Moves `author`'s frontier to take in `seq`, just stored, wherever it falls: the highest seq
+    /// is raised and the contiguous one walked up through what is held (`advanceContiguous`).
     private static func recordHeld(_ db: Database, author: Data, seq: Int64) throws {
-        let frontier = try Row.fetchOne(db.cachedStatement(sql: "SELECT contiguous, highest FROM author WHERE key = ?"),
-                                        arguments: [author])
-        let contiguous: Int64 = frontier?["contiguous"] ?? 0
-        let highest: Int64 = frontier?["highest"] ?? 0
-        if seq == contiguous + 1 && seq > highest {
-            try db.cachedStatement(sql: """
-                INSERT INTO author (key, contiguous, highest) VALUES (?1, ?2, ?2)
-                ON CONFLICT (key) DO UPDATE SET contiguous = excluded.contiguous, highest = excluded.highest
-                """).execute(arguments: [author, seq])
-            return
-        }
         try db.cachedStatement(sql: """
             INSERT INTO author (key, contiguous, highest) VALUES (?, 0, ?)
             ON CONFLICT (key) DO UPDATE SET highest = max(highest, excluded.highest)
             """).execute(arguments: [author, seq])
         try advanceContiguous(db, author: author)
+    }
+
+    /// Whether an envelope other than `id` by `author` with `seq` is stored.
+    private static func holdsAnother(_ db: Database, author: [UInt8], seq: Int64, id: MessageID) throws -> Bool {
+        try db.cachedStatement(sql: """
+            SELECT EXISTS (SELECT 1 FROM message WHERE author = ? AND seq = ? AND id <> ?)
+            """).run([.blob(author), .integer(seq), .blob(id.bytes)], in: db) == 1
     }
 
     /// Records that `author`'s `seq` was held and is gone: the frontier moves to at least `seq`.
@@ -509,7 +504,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     private static func state(_ db: Database, _ key: String) throws -> UInt64 {
         // Stored by bit pattern, like peer timestamps: all of u64 round-trips.
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM node_state WHERE key = ?"), arguments: [key])
+        try db.cachedStatement(sql: "SELECT value FROM node_state WHERE key = ?").run([.text(Array(key.utf8))], in: db)
             .map { UInt64(bitPattern: $0) } ?? 0
     }
 

@@ -85,7 +85,7 @@ final class ScriptedStore: MessageStore {
     func loseEverything() { base = InMemoryMessageStore() }
 
     func contains(_ id: MessageID) throws -> Bool { log.append("contains"); return base.contains(id) }
-    func insert(_ envelope: Envelope) throws -> Bool {
+    func insert(_ envelope: Envelope) throws -> InsertOutcome {
         log.append("insert")
         if failInserts { throw Failure() }
         if let remaining = failInsertsAfter {
@@ -94,7 +94,6 @@ final class ScriptedStore: MessageStore {
         }
         return base.insert(envelope)
     }
-    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { base.messageID(author: author, seq: seq) }
     func highestSeq(author: SigningPublicKey) throws -> UInt64 { log.append("highestSeq"); return base.highestSeq(author: author) }
     func recent(room: String?, limit: Int) throws -> [Envelope] { base.recent(room: room, limit: limit) }
     func transaction<T>(_ body: () throws -> T) throws -> T { try base.transaction(body) }

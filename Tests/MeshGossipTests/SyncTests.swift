@@ -36,8 +36,7 @@ private final class PrunedStore: MessageStore {
     var prunedThrough: UInt64 = 0
 
     func contains(_ id: MessageID) throws -> Bool { base.contains(id) }
-    func insert(_ envelope: Envelope) throws -> Bool { base.insert(envelope) }
-    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { base.messageID(author: author, seq: seq) }
+    func insert(_ envelope: Envelope) throws -> InsertOutcome { base.insert(envelope) }
     func highestSeq(author: SigningPublicKey) throws -> UInt64 { base.highestSeq(author: author) }
     func recent(room: String?, limit: Int) throws -> [Envelope] { base.recent(room: room, limit: limit) }
     func transaction<T>(_ body: () throws -> T) throws -> T { try body() }

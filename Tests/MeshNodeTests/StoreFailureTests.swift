@@ -43,12 +43,11 @@ private final class FailingStore: MessageStore, @unchecked Sendable {
 
     init(inner: SQLiteMessageStore) { self.inner = inner }
 
-    func insert(_ envelope: Envelope) throws -> Bool {
+    func insert(_ envelope: Envelope) throws -> InsertOutcome {
         if envelope.id == failing { throw StoreError.failed(path: ":memory:", reason: "the test's full disk") }
         return try inner.insert(envelope)
     }
     func contains(_ id: MessageID) throws -> Bool { try inner.contains(id) }
-    func messageID(author: SigningPublicKey, seq: UInt64) throws -> MessageID? { try inner.messageID(author: author, seq: seq) }
     func highestSeq(author: SigningPublicKey) throws -> UInt64 { try inner.highestSeq(author: author) }
     func recent(room: String?, limit: Int) throws -> [Envelope] { try inner.recent(room: room, limit: limit) }
     func transaction<T>(_ body: () throws -> T) throws -> T { try inner.transaction(body) }

@@ -16,16 +16,29 @@ import Testing
         let first = try alice.room(3, "a"), reuse = try alice.room(3, "b")
         #expect(try store.highestSeq(author: alice.publicKey) == 0)
         #expect(try !store.contains(first.id))
-        #expect(try store.insert(first))
+        #expect(try store.insert(first) == .stored)
         #expect(try store.contains(first.id))
-        #expect(try !store.insert(first.withHops(2)), "the id, not the hops, identifies an envelope")
-        #expect(try store.insert(reuse), "a reused seq with another id is kept (PROTOCOL.md 6 rule 3)")
-        #expect(try store.messageID(author: alice.publicKey, seq: 3) == first.id, "the first stored id")
-        #expect(try store.messageID(author: alice.publicKey, seq: 4) == nil)
-        #expect(try store.messageID(author: bob.publicKey, seq: 3) == nil)
+        #expect(try store.insert(first.withHops(2)) == .notStored, "the id, not the hops, identifies an envelope")
+        #expect(try store.insert(reuse) == .storedReusingSeq, "a reused seq with another id is kept (PROTOCOL.md 6 rule 3)")
+        #expect(try store.insert(reuse) == .notStored)
         #expect(try store.highestSeq(author: alice.publicKey) == 3)
         #expect(try store.highestSeq(author: bob.publicKey) == 0)
         #expect(try store.recent(room: nil, limit: 10) == [first, reuse])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aReusedSeqIsReportedWhereverItFalls(kind: StoreKind) throws {
+        let (store, directory) = try kind.make()
+        defer { withExtendedLifetime(directory) {} }
+        let alice = Author(), bob = Author()
+        for seq: UInt64 in [1, 2, 3, 5] { #expect(try store.insert(try alice.room(seq)) == .stored) }
+        #expect(try store.insert(try alice.room(2, "again")) == .storedReusingSeq, "below the contiguous seq")
+        #expect(try store.insert(try alice.room(5, "again")) == .storedReusingSeq, "the highest, beyond a gap")
+        #expect(try store.insert(try alice.room(4)) == .stored, "filling the gap")
+        #expect(try store.insert(try alice.room(5, "thrice")) == .storedReusingSeq, "the highest, contiguous")
+        #expect(try store.insert(try alice.room(6)) == .stored, "the next seq")
+        #expect(try store.insert(try bob.room(5)) == .stored, "another author's seq is his own")
+        #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 6, highest: 6))
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -38,7 +51,7 @@ import Testing
             try alice.direct(3, to: bob.publicKey), try alice.room(4, "4", room: "a", hops: 3),
             try alice.room(5, "5", room: "a"),
         ]
-        for envelope in envelopes { #expect(try store.insert(envelope)) }
+        for envelope in envelopes { #expect(try store.insert(envelope) == .stored) }
         #expect(try store.recent(room: "a", limit: 2) == [envelopes[3], envelopes[4]])
         #expect(try store.recent(room: "a", limit: 10) == [envelopes[0], envelopes[3], envelopes[4]])
         #expect(try store.recent(room: nil, limit: 3) == Array(envelopes[2...]))
@@ -110,11 +123,11 @@ import Testing
         let alice = Author()
         let batch = try (1...5).map { try alice.room(UInt64($0)) }
         let stored = try store.transaction { try batch.map { try store.insert($0) } }
-        #expect(stored == [true, true, true, true, true])
+        #expect(stored == Array(repeating: .stored, count: 5))
         #expect(try batch.allSatisfy { try store.contains($0.id) })
         #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 5, highest: 5))
         let nested = try store.transaction { try store.transaction { try store.insert(try alice.room(6)) } }
-        #expect(nested)
+        #expect(nested == .stored)
         #expect(try store.highestSeq(author: alice.publicKey) == 6)
     }
 }

@@ -15,7 +15,7 @@ import Testing
         let store = try SQLiteMessageStore.inMemory()
         let alice = Author()
         let kept = try alice.room(1)
-        #expect(try store.insert(kept))
+        #expect(try store.insert(kept) == .stored)
         let batch = try (2...4).map { try alice.room(UInt64($0)) }
         #expect(throws: Boom.self) {
             try store.transaction {
@@ -28,7 +28,7 @@ import Testing
         #expect(try store.messageCount == 1)
         #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 1, highest: 1))
         #expect(try store.ownSeqFloor() == 0)
-        #expect(try store.insert(batch[0]), "after a rollback the same envelope stores normally")
+        #expect(try store.insert(batch[0]) == .stored, "after a rollback the same envelope stores normally")
     }
 
     @Test func aNestedTransactionThatThrowsUndoesOnlyItsOwnWrites() throws {
@@ -112,7 +112,7 @@ import Testing
         let startMs = milliseconds(start)
         // Seqs 1 and 2 are two hours old by the time of the prune; 3 is fresh; 5 leaves a gap at 4.
         for (seq, timestamp) in [(1, startMs), (2, startMs), (3, startMs + 7_000_000), (5, startMs + 7_000_000)] {
-            #expect(try store.insert(try alice.room(UInt64(seq), timestamp: UInt64(timestamp))))
+            #expect(try store.insert(try alice.room(UInt64(seq), timestamp: UInt64(timestamp))) == .stored)
         }
         let before = try store.frontier()[alice.publicKey]
         #expect(before == SeqFrontier(contiguous: 3, highest: 5))
@@ -151,12 +151,12 @@ import Testing
         let store = try SQLiteMessageStore.inMemory(options: .init(retention: .default))
         let alice = Author()
         let old = try alice.room(4, timestamp: milliseconds(Date().addingTimeInterval(-91 * 24 * 3600)))
-        #expect(try !store.insert(old))
+        #expect(try store.insert(old) == .notStored)
         #expect(try !store.contains(old.id))
         #expect(try store.messageCount == 0)
         #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 4, highest: 4),
                 "its seq is not asked for again")
-        #expect(try store.insert(try alice.room(5)), "a fresh one is stored")
+        #expect(try store.insert(try alice.room(5)) == .stored, "a fresh one is stored")
         #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 5, highest: 5))
     }
 

@@ -15,7 +15,7 @@ import Testing
         let wal = store.path + "-wal"
         var mostFrames = 0
         for seq in 1...UInt64(count) {
-            #expect(try store.insert(author.room(seq, String(repeating: "w", count: 1000))))
+            #expect(try store.insert(author.room(seq, String(repeating: "w", count: 1000))) == .stored)
             // The file never shrinks, so its size is the WAL's high-water mark.
             let bytes = try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0
             mostFrames = max(mostFrames, (bytes - Self.walHeaderBytes) / Self.walFrameBytes)
