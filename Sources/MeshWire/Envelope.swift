@@ -185,7 +185,7 @@ public struct Envelope: Equatable, Sendable {
         switch kind {
         case .room:
             // "kind 1: 32 zero bytes"
-            guard recipientBytes.allSatisfy({ $0 == 0 }) else { throw .fieldOutOfRange(.recipient) }
+            guard recipientBytes == Fields.zeroKey[...] else { throw .fieldOutOfRange(.recipient) }
             recipient = nil
         case .direct:
             guard let key = try? SigningPublicKey(rawRepresentation: Array(recipientBytes)) else {
