@@ -71,8 +71,7 @@ public struct ByteReader: Sendable {
         let length = Int(try u16())
         let utf8 = try rawSharingStorage(length)
         // Validated from the reader's bytes, without an array of its own first.
-        let text = utf8.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) }
-        guard let text else { throw .invalidUTF8 }
+        guard let text = utf8.withUnsafeBufferPointer(String.init(validUTF8:)) else { throw .invalidUTF8 }
         return text
     }
 
@@ -187,5 +186,18 @@ public struct ByteWriter: Sendable {
             shift -= 8
             bytes.append(UInt8(truncatingIfNeeded: value >> shift))
         }
+    }
+}
+
+extension String {
+    /// `bytes` as text if they are valid UTF-8, else nil: the answer of `String(validating:as:
+    /// UTF8.self)`, whose generic implementation runs unspecialised and looked up type metadata
+    /// on every call (a share of each envelope parsed, in profiles). Decoding replaces each
+    /// invalid sequence with U+FFFD's bytes, which no invalid sequence equals, so the bytes are
+    /// valid exactly when the decoded text's bytes are the input.
+    init?(validUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.utf8.elementsEqual(bytes) else { return nil }
+        self = text
     }
 }

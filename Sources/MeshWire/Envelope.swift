@@ -280,7 +280,7 @@ extension Envelope {
                 // "room | str | kind 1: a room name"; "body | blob | kind 1: UTF-8 text, 1..16384 bytes"
                 guard Names.isValidRoom(room) else { throw .fieldOutOfRange(.room) }
                 guard WireBounds.roomBodyBytes.contains(body.count),
-                      String(validating: body, as: UTF8.self) != nil
+                      body.withUnsafeBufferPointer(String.init(validUTF8:)) != nil
                 else { throw .fieldOutOfRange(.body) }
             case .direct:
                 // "kind 2: empty"
