@@ -196,8 +196,9 @@ extension String {
     /// invalid sequence with U+FFFD's bytes, which no invalid sequence equals, so the bytes are
     /// valid exactly when the decoded text's bytes are the input.
     init?(validUTF8 bytes: UnsafeBufferPointer<UInt8>) {
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard text.utf8.elementsEqual(bytes) else { return nil }
+        var text = String(decoding: bytes, as: UTF8.self)
+        // Compared as buffers: stepping through `utf8` costs an index check per byte.
+        guard text.withUTF8({ $0.elementsEqual(bytes) }) else { return nil }
         self = text
     }
 }
