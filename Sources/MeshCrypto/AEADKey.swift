@@ -34,7 +34,9 @@ public final class AEADKey: @unchecked Sendable {
     }
 
     /// Encrypts `plaintext` into `output` (ciphertext then the 16-byte tag); `output` must hold
-    /// `plaintext.count + AEADCipher.tagByteCount` bytes. Returns that count.
+    /// `plaintext.count + AEADCipher.tagByteCount` bytes. Returns that count. `plaintext` may be
+    /// the first bytes of `output` itself (sealed in place: OpenSSL's EVP_EncryptUpdate allows
+    /// input and output at the same address); otherwise the two must not overlap.
     @discardableResult
     public func seal(nonce: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer,
                      plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {

@@ -6,12 +6,16 @@ public enum Base64 {
     public static func encode(_ bytes: [UInt8]) -> String {
         _ = Sodium.initialised
         let variant = sodium_base64_VARIANT_ORIGINAL
+        // The length counts libsodium's terminating NUL, which is written but left out of the string.
         let length = sodium_base64_encoded_len(bytes.count, variant)
-        var out = [CChar](repeating: 0, count: length)
-        bytes.withUnsafeBufferPointer { b in
-            _ = sodium_bin2base64(&out, length, b.baseAddress, b.count, variant)
+        return String(unsafeUninitializedCapacity: length) { out in
+            out.withMemoryRebound(to: CChar.self) { text in
+                bytes.withUnsafeBufferPointer { b in
+                    _ = sodium_bin2base64(text.baseAddress!, length, b.baseAddress, b.count, variant)
+                }
+            }
+            return length - 1
         }
-        return String(decoding: out.prefix(length - 1).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Decodes standard padded base64, or nil if the text is not exactly the canonical encoding

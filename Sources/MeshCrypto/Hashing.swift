@@ -83,10 +83,15 @@ public enum HashFunction: Sendable {
 public enum Blake2b256 {
     /// The 32-byte digest of `data`.
     public static func hash(_ data: some Collection<UInt8>) -> [UInt8] {
+        hash(Array(data))
+    }
+
+    /// The 32-byte digest of `data`; not generic, so a caller in another module (an id for every
+    /// envelope parsed) does not run through unspecialised copies.
+    public static func hash(_ data: [UInt8]) -> [UInt8] {
         _ = Sodium.initialised
-        let input = Array(data)
         var out = [UInt8](repeating: 0, count: 32)
-        input.withUnsafeBufferPointer { _ = crypto_generichash(&out, 32, $0.baseAddress, UInt64($0.count), nil, 0) }
+        data.withUnsafeBufferPointer { _ = crypto_generichash(&out, 32, $0.baseAddress, UInt64($0.count), nil, 0) }
         return out
     }
 }

@@ -11,8 +11,14 @@ public struct SigningPublicKey: Hashable, Sendable, Comparable {
     /// Wraps 32 raw bytes. Any 32 bytes are accepted here; whether they form a usable key is
     /// decided where it matters (signature checks, conversion to X25519).
     public init<C: Collection>(rawRepresentation bytes: C) throws(CryptoError) where C.Element == UInt8 {
+        try self.init(rawRepresentation: Array(bytes))
+    }
+
+    /// Wraps 32 raw bytes, sharing the array's storage: the generic form runs unspecialised when
+    /// called from another module, and two keys are made for every envelope parsed.
+    public init(rawRepresentation bytes: [UInt8]) throws(CryptoError) {
         guard bytes.count == Self.byteCount else { throw .invalidKey }
-        rawRepresentation = Array(bytes)
+        rawRepresentation = bytes
     }
 
     /// The bytes in one call rather than one `combine` per byte (the synthesised conformance):
@@ -34,11 +40,16 @@ public struct SigningPublicKey: Hashable, Sendable, Comparable {
     /// Whether `signature` is a valid Ed25519 signature of `message` by this key, with the
     /// semantics of `crypto_sign_verify_detached` (PROTOCOL.md 6).
     public func isValidSignature(_ signature: some Collection<UInt8>, for message: some Collection<UInt8>) -> Bool {
+        isValidSignature(Array(signature), for: Array(message))
+    }
+
+    /// `isValidSignature` for arrays (an envelope's signature and signed part), without the
+    /// generic form's unspecialised copies when called from another module.
+    public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         _ = Sodium.initialised
-        let sig = Array(signature), msg = Array(message)
-        guard sig.count == Int(crypto_sign_BYTES) else { return false }
-        return sig.withUnsafeBufferPointer { s in
-            msg.withUnsafeBufferPointer { m in
+        guard signature.count == Int(crypto_sign_BYTES) else { return false }
+        return signature.withUnsafeBufferPointer { s in
+            message.withUnsafeBufferPointer { m in
                 rawRepresentation.withUnsafeBufferPointer { pk in
                     crypto_sign_verify_detached(s.baseAddress!, m.baseAddress, UInt64(m.count), pk.baseAddress!) == 0
                 }

@@ -78,7 +78,8 @@ public struct JSONObjectWriter {
         bytes.append(UInt8(ascii: "\""))
         // Keys are the contract's fixed ASCII names: nothing in them needs escaping.
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     private mutating func appendLiteral(_ literal: StaticString) {

@@ -285,10 +285,12 @@ final class LinkHandler: ChannelInboundHandler {
         handlePlaintext(plaintext)
     }
 
-    private func handlePlaintext(_ bytes: [UInt8]) {
+    private func handlePlaintext(_ bytes: consuming [UInt8]) {
+        let frameBytes = bytes.count
         let plaintext: Plaintext
         do {
-            plaintext = try Plaintext.parse(bytes)
+            // Its last use: a MESSAGE's envelope then keeps the decrypted array's storage.
+            plaintext = try Plaintext.parse(consume bytes)
         } catch {
             // "An empty plaintext, or a PING, PONG or BYE whose body does not parse exactly, is a protocol error: BYE 2 and close."
             return protocolViolation("malformed plaintext")
@@ -296,7 +298,7 @@ final class LinkHandler: ChannelInboundHandler {
         switch plaintext {
         case .ping(let token):
             // Answered behind the envelopes before it, so a PONG says they were all judged.
-            afterPendingEnvelopes(frameBytes: bytes.count) { $0.send(.pong(token: token)) }
+            afterPendingEnvelopes(frameBytes: frameBytes) { $0.send(.pong(token: token)) }
         case .pong:
             break
         case .message(let envelope):
@@ -310,7 +312,7 @@ final class LinkHandler: ChannelInboundHandler {
             guard let key = remoteKey else { return }
             do {
                 let message = try SyncMessage.parse(type: type, body: body)
-                afterPendingEnvelopes(frameBytes: bytes.count) { $0.core.receiveSync(message, from: key, on: $0) }
+                afterPendingEnvelopes(frameBytes: frameBytes) { $0.core.receiveSync(message, from: key, on: $0) }
             } catch {
                 // docs/sync-protocol.md: a sync message that does not parse is a protocol error.
                 protocolViolation("malformed sync message")
@@ -386,12 +388,26 @@ final class LinkHandler: ChannelInboundHandler {
         send(encoded: plaintext.encoded())
     }
 
-    /// Encrypts and queues one already encoded plaintext (type byte first), sealing it straight
-    /// into this tick's outgoing buffer behind its length prefix.
+    /// Encrypts and queues one already encoded plaintext (type byte first).
     func send(encoded plaintext: [UInt8]) {
+        seal(plaintextCount: plaintext.count) { output in plaintext.withUnsafeBytes { output.copyMemory(from: $0) } }
+    }
+
+    /// Sends `envelope` as a MESSAGE ("`u8 type` followed by its body", PROTOCOL.md 5), its bytes
+    /// written straight into the outgoing buffer: a forward costs no arrays for its encoding.
+    func send(message envelope: Envelope) {
+        seal(plaintextCount: 1 + envelope.encodedByteCount) { output in
+            output[0] = PlaintextType.message
+            envelope.encode(into: UnsafeMutableRawBufferPointer(rebasing: output[1...]))
+        }
+    }
+
+    /// Queues one plaintext of `plaintextCount` bytes, which `write` puts into this tick's outgoing
+    /// buffer behind its length prefix; it is then sealed there, in place.
+    private func seal(plaintextCount: Int, writing write: (UnsafeMutableRawBufferPointer) -> Void) {
         guard case .established(var link) = phase, let context else { return }
         phase = .closed
-        let sealedCount = plaintext.count + AEADCipher.tagByteCount
+        let sealedCount = plaintextCount + AEADCipher.tagByteCount
         var buffer = outbound ?? context.channel.allocator.buffer(capacity: Self.outboundCapacity)
         outbound = nil
         let start = buffer.writerIndex
@@ -399,7 +415,8 @@ final class LinkHandler: ChannelInboundHandler {
             guard WireBounds.frameLength.contains(sealedCount) else { throw NoiseError.messageTooLong }
             buffer.writeInteger(UInt16(sealedCount))
             try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: sealedCount) { output in
-                try plaintext.withUnsafeBytes { input in try link.transport.encrypt(input, into: output) }
+                write(UnsafeMutableRawBufferPointer(rebasing: output[..<plaintextCount]))
+                return try link.transport.encrypt(UnsafeRawBufferPointer(rebasing: output[..<plaintextCount]), into: output)
             }
         } catch {
             buffer.moveWriterIndex(to: start)

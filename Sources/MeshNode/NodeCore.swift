@@ -528,7 +528,7 @@ final class NodeCore {
             case nil:
                 return
             case .envelopes(let envelopes)?:
-                for envelope in envelopes { link.send(.message(envelope: envelope.encoded())) }
+                for envelope in envelopes { link.send(message: envelope) }
                 budget -= envelopes.count
             case .finished(let id)?:
                 link.send(encoded: SyncMessage.done(id: id).encoded())
@@ -646,7 +646,7 @@ final class NodeCore {
         for action in actions {
             switch action {
             case let .send(envelope, to: peer):
-                links[peer]?.send(.message(envelope: envelope.encoded()))
+                links[peer]?.send(message: envelope)
             case let .deliver(delivery):
                 let message = shown(delivery.envelope, text: delivery.text)
                 emit(.message(message))

@@ -60,7 +60,8 @@ public struct CipherState: Sendable {
 
     /// EncryptWithAd into `output`, which holds at least `plaintext.count + AEADCipher.tagByteCount`
     /// bytes (just the plaintext's count while there is no key); returns the bytes written.
-    /// The transport encrypts this way, straight into the outgoing frame.
+    /// The transport encrypts this way, in place in the outgoing frame: `plaintext` may be the
+    /// first bytes of `output` (`AEADKey.seal`).
     public mutating func encryptWithAd(_ associatedData: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
                                        into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
         guard let keyed = ownKey() else {

@@ -43,7 +43,8 @@ public struct TransportState: Sendable {
 
     /// Encrypts one transport message (empty associated data) from `plaintext` into `output`,
     /// which holds at least `plaintext.count + AEADCipher.tagByteCount` bytes; returns the bytes
-    /// written. The link encrypts this way, straight into its outgoing buffer.
+    /// written. The link encrypts this way, in place in its outgoing buffer: `plaintext` may be
+    /// the first bytes of `output` (`AEADKey.seal`).
     public mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(NoiseError) -> Int {
         guard plaintext.count <= NoiseLimits.maxTransportPayloadByteCount else { throw .messageTooLong }
         let written = try sending.encryptWithAd(UnsafeRawBufferPointer(start: nil, count: 0), plaintext: plaintext, into: output)

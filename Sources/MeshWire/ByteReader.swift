@@ -8,9 +8,18 @@ public struct ByteReader: Sendable {
     private let bytes: [UInt8]
     private var position = 0
 
+    /// Reads from `bytes`, sharing its storage.
+    ///
+    /// Why an `Array` overload: a generic function called from another module runs unspecialised
+    /// (no cross-module optimisation here), and the envelope and plaintext parsers, which take
+    /// arrays, ran every frame through generic copies and runtime metadata look-ups.
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// Reads from a copy of `bytes`.
     public init(_ bytes: some Collection<UInt8>) {
-        self.bytes = Array(bytes)
+        self.init(Array(bytes))
     }
 
     /// How many bytes have not been read yet.
@@ -24,10 +33,15 @@ public struct ByteReader: Sendable {
 
     /// The next `count` raw bytes.
     public mutating func raw(_ count: Int) throws(WireError) -> [UInt8] {
+        Array(try rawSharingStorage(count))
+    }
+
+    /// The next `count` raw bytes as a slice of the reader's bytes, not a copy: for fields that
+    /// are only checked or converted (a `str`, a key compared with zeros), not kept.
+    public mutating func rawSharingStorage(_ count: Int) throws(WireError) -> ArraySlice<UInt8> {
         guard count >= 0, count <= remainingCount else { throw .truncated }
-        let result = Array(bytes[position..<(position + count)])
-        position += count
-        return result
+        defer { position += count }
+        return bytes[position..<(position + count)]
     }
 
     /// A `u8`.
@@ -55,8 +69,9 @@ public struct ByteReader: Sendable {
     /// A `str`: a `u16` length followed by that many bytes of valid UTF-8.
     public mutating func str() throws(WireError) -> String {
         let length = Int(try u16())
-        let utf8 = try raw(length)
-        guard let text = String(validating: utf8, as: UTF8.self) else { throw .invalidUTF8 }
+        let utf8 = try rawSharingStorage(length)
+        // Validated from the reader's bytes, without an array of its own first.
+        guard let text = utf8.withUnsafeBufferPointer(String.init(validUTF8:)) else { throw .invalidUTF8 }
         return text
     }
 
@@ -171,5 +186,19 @@ public struct ByteWriter: Sendable {
             shift -= 8
             bytes.append(UInt8(truncatingIfNeeded: value >> shift))
         }
+    }
+}
+
+extension String {
+    /// `bytes` as text if they are valid UTF-8, else nil: the answer of `String(validating:as:
+    /// UTF8.self)`, whose generic implementation runs unspecialised and looked up type metadata
+    /// on every call (a share of each envelope parsed, in profiles). Decoding replaces each
+    /// invalid sequence with U+FFFD's bytes, which no invalid sequence equals, so the bytes are
+    /// valid exactly when the decoded text's bytes are the input.
+    init?(validUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        var text = String(decoding: bytes, as: UTF8.self)
+        // Compared as buffers: stepping through `utf8` costs an index check per byte.
+        guard text.withUTF8({ $0.elementsEqual(bytes) }) else { return nil }
+        self = text
     }
 }

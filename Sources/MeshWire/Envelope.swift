@@ -147,6 +147,12 @@ public struct Envelope: Equatable, Sendable {
     /// Parses an envelope exactly and checks every field range of PROTOCOL.md 6. It does not
     /// check the signature (`hasValidSignature`), so a caller can count the two failures apart.
     public static func parse(_ bytes: some Collection<UInt8>) throws(EnvelopeError) -> Envelope {
+        try parse(Array(bytes))
+    }
+
+    /// `parse` for an array, the form a link hands envelopes on in: specialised, where the generic
+    /// one runs unspecialised when called from another module, and every copy a mesh delivers is parsed.
+    public static func parse(_ bytes: [UInt8]) throws(EnvelopeError) -> Envelope {
         var reader = ByteReader(bytes)
         // Version, then kind, before anything else: other values may lay out what follows differently.
         let versionByte: UInt8
@@ -156,15 +162,16 @@ public struct Envelope: Equatable, Sendable {
         do { kindByte = try reader.u8() } catch { throw .malformed(error) }
         guard let kind = EnvelopeKind(rawValue: kindByte) else { throw .reservedKind }
 
-        let authorBytes: [UInt8], seq: UInt64, timestamp: UInt64, nickname: String, room: String
-        let recipientBytes: [UInt8], body: [UInt8], signedLength: Int, signature: [UInt8], hops: UInt8
+        // The keys are read as slices of `bytes`: the recipient of a room message is only compared with zeros.
+        let authorBytes: ArraySlice<UInt8>, seq: UInt64, timestamp: UInt64, nickname: String, room: String
+        let recipientBytes: ArraySlice<UInt8>, body: [UInt8], signedLength: Int, signature: [UInt8], hops: UInt8
         do {
-            authorBytes = try reader.key32()
+            authorBytes = try reader.rawSharingStorage(ByteWriter.key32ByteCount)
             seq = try reader.u64()
             timestamp = try reader.u64()
             nickname = try reader.str()
             room = try reader.str()
-            recipientBytes = try reader.key32()
+            recipientBytes = try reader.rawSharingStorage(ByteWriter.key32ByteCount)
             body = try reader.blob()
             signedLength = reader.offset
             signature = try reader.sig64()
@@ -178,15 +185,15 @@ public struct Envelope: Equatable, Sendable {
         switch kind {
         case .room:
             // "kind 1: 32 zero bytes"
-            guard recipientBytes == Fields.zeroKey else { throw .fieldOutOfRange(.recipient) }
+            guard recipientBytes == Fields.zeroKey[...] else { throw .fieldOutOfRange(.recipient) }
             recipient = nil
         case .direct:
-            guard let key = try? SigningPublicKey(rawRepresentation: recipientBytes) else {
+            guard let key = try? SigningPublicKey(rawRepresentation: Array(recipientBytes)) else {
                 throw .fieldOutOfRange(.recipient)
             }
             recipient = key
         }
-        guard let author = try? SigningPublicKey(rawRepresentation: authorBytes) else { throw .malformed(.invalidField) }
+        guard let author = try? SigningPublicKey(rawRepresentation: Array(authorBytes)) else { throw .malformed(.invalidField) }
         let fields = Fields(kind: kind, author: author, seq: seq, timestamp: timestamp,
                             nickname: nickname, room: room, recipient: recipient, body: body)
         try fields.validate()
@@ -219,11 +226,24 @@ public struct Envelope: Equatable, Sendable {
 
     /// The envelope on the wire: the signed part, the signature, hops.
     public func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: signedBytes.count + ByteWriter.sig64ByteCount + 1)
-        writer.raw(signedBytes)
-        writer.sig64(signature)
-        writer.u8(hops)
-        return writer.bytes
+        [UInt8](unsafeUninitializedCapacity: encodedByteCount) { buffer, count in
+            encode(into: UnsafeMutableRawBufferPointer(buffer))
+            count = encodedByteCount
+        }
+    }
+
+    /// The length of `encoded()`.
+    public var encodedByteCount: Int { signedBytes.count + ByteWriter.sig64ByteCount + 1 }
+
+    /// Writes `encoded()` to the first `encodedByteCount` bytes of `output`, without an array of
+    /// its own: a link writes each forward straight into its outgoing buffer.
+    public func encode(into output: UnsafeMutableRawBufferPointer) {
+        precondition(output.count >= encodedByteCount, "the output holds the envelope")
+        precondition(signature.count == ByteWriter.sig64ByteCount, "a sig64 is 64 bytes")
+        signedBytes.withUnsafeBytes { output.copyMemory(from: $0) }
+        let afterSigned = output.baseAddress! + signedBytes.count
+        signature.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: afterSigned, count: $0.count).copyMemory(from: $0) }
+        output[encodedByteCount - 1] = hops
     }
 
     /// The same envelope with another `hops`; the id and signature do not change.
@@ -260,7 +280,7 @@ extension Envelope {
                 // "room | str | kind 1: a room name"; "body | blob | kind 1: UTF-8 text, 1..16384 bytes"
                 guard Names.isValidRoom(room) else { throw .fieldOutOfRange(.room) }
                 guard WireBounds.roomBodyBytes.contains(body.count),
-                      String(validating: body, as: UTF8.self) != nil
+                      body.withUnsafeBufferPointer(String.init(validUTF8:)) != nil
                 else { throw .fieldOutOfRange(.body) }
             case .direct:
                 // "kind 2: empty"

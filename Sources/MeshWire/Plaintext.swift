@@ -92,17 +92,27 @@ public enum Plaintext: Equatable, Sendable {
     /// parse exactly, is a protocol error: BYE 2 and close." (PROTOCOL.md 5) Those throw; every
     /// other byte string is a valid plaintext.
     public static func parse(_ bytes: some Collection<UInt8>) throws(WireError) -> Plaintext {
+        try parse(Array(bytes))
+    }
+
+    /// `parse` for an array, taking it: a MESSAGE's envelope keeps the array's storage, its bytes
+    /// moved down over the type byte, rather than a copy of its own (every envelope a link
+    /// receives comes this way). A caller that passes its last use (`consume`) spares the copy.
+    public static func parse(_ bytes: consuming [UInt8]) throws(WireError) -> Plaintext {
+        guard let type = bytes.first else { throw .emptyPlaintext }
+        if type == PlaintextType.message {
+            bytes.removeFirst()
+            return .message(envelope: bytes)
+        }
         var reader = ByteReader(bytes)
-        guard !reader.isAtEnd else { throw .emptyPlaintext }
-        let type = try reader.u8()
+        _ = try reader.u8()
         let result: Plaintext
+        // `PlaintextType.message` is taken above.
         switch type {
         case PlaintextType.ping:
             result = .ping(token: try reader.u64())
         case PlaintextType.pong:
             result = .pong(token: try reader.u64())
-        case PlaintextType.message:
-            result = .message(envelope: reader.rest())
         case PlaintextType.bye:
             let reason = ByeReason(wireValue: try reader.u8())
             let text = try reader.str()

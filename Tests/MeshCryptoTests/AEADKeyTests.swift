@@ -41,6 +41,25 @@ struct AEADKeyTests {
         }
     }
 
+    @Test("sealed in place (the plaintext at the start of the output), the bytes are those sealed apart",
+          arguments: [AEADCipher.chaChaPoly, .aesGCM])
+    func sealsInPlace(cipher: AEADCipher) throws {
+        let secret = SecureBytes(SecureRandom.bytes(count: 32))
+        let apart = AEADKey(cipher: cipher, key: secret), inPlace = AEADKey(cipher: cipher, key: secret)
+        for (index, length) in [0, 1, 15, 16, 17, 100, 1000, 65519].enumerated() {
+            let nonce = Self.nonce(UInt64(index))
+            let plaintext = SecureRandom.bytes(count: length)
+            var buffer = plaintext + [UInt8](repeating: 0, count: AEADCipher.tagByteCount)
+            let written = nonce.withUnsafeBytes { n in buffer.withUnsafeMutableBytes { output in
+                inPlace.seal(nonce: n, associatedData: UnsafeRawBufferPointer(start: nil, count: 0),
+                             plaintext: UnsafeRawBufferPointer(rebasing: output[..<length]), into: output)
+            } }
+            #expect(written == buffer.count)
+            #expect(buffer == Self.seal(apart, nonce: nonce, ad: [], plaintext), "length \(length)")
+            #expect(try Self.open(apart, nonce: nonce, ad: [], buffer) == plaintext)
+        }
+    }
+
     @Test("a ciphertext that does not authenticate throws, and the context still opens the next good one",
           arguments: [AEADCipher.chaChaPoly, .aesGCM])
     func failureDoesNotPoisonTheContext(cipher: AEADCipher) throws {

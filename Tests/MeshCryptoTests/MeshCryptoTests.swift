@@ -25,6 +25,15 @@ struct Base64Tests {
         #expect(key.base64 == canonical)
     }
 
+    @Test("RFC 4648 section 10's vectors, every padding length and the empty string")
+    func rfc4648Vectors() {
+        let vectors = ["": "", "f": "Zg==", "fo": "Zm8=", "foo": "Zm9v", "foob": "Zm9vYg==", "fooba": "Zm9vYmE=", "foobar": "Zm9vYmFy"]
+        for (text, encoded) in vectors {
+            #expect(Base64.encode(Array(text.utf8)) == encoded)
+            #expect(Base64.encode(Array(text.utf8)).utf8.count == encoded.utf8.count)
+        }
+    }
+
     @Test("non-canonical text is rejected, so two strings never name one key (PROTOCOL.md 1)")
     func nonCanonicalRejected() {
         // '8' -> '9' sets one of the two padding bits of the last character: the same 32 bytes, other text.

@@ -83,3 +83,30 @@ struct ByteCodecTests {
         try r.expectEnd()
     }
 }
+
+struct UTF8ValidationTests {
+    /// `str` and a room body must refuse exactly what `String(validating:as:)` refuses.
+    @Test func strAcceptsExactlyValidUTF8() throws {
+        let cases: [[UInt8]] = [
+            [], Array("plain".utf8), Array("héllo wörld ✓ 𝄞".utf8),
+            [0xEF, 0xBF, 0xBD],  // U+FFFD itself is valid text
+            [0xEF, 0xBF], [0xEF, 0xBF, 0x41], [0xC3], [0x61, 0xFF], [0x80],  // truncated, stray bytes
+            [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xF0, 0x80, 0x80, 0x80],  // overlong
+            [0xED, 0xA0, 0x80], [0xED, 0xBF, 0xBF],  // surrogates
+            [0xF4, 0x90, 0x80, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80],  // beyond U+10FFFF
+            [0x00, 0x7F], [0xF4, 0x8F, 0xBF, 0xBF],  // the ends of the valid range
+        ]
+        for bytes in cases {
+            var writer = ByteWriter()
+            writer.u16(UInt16(bytes.count))
+            writer.raw(bytes)
+            var reader = ByteReader(writer.bytes)
+            let expected = String(validating: bytes, as: UTF8.self)
+            if let expected {
+                #expect(try reader.str() == expected, "\(bytes)")
+            } else {
+                #expect(throws: WireError.invalidUTF8, "\(bytes)") { try reader.str() }
+            }
+        }
+    }
+}

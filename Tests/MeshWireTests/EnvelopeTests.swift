@@ -139,6 +139,17 @@ struct EnvelopeTests {
         #expect(!envelope.hasValidSignature)
     }
 
+    @Test func encodeIntoWritesTheEncodedBytesAndNothingElse() throws {
+        for bytes in [Self.goldenEnvelope, RawEnvelope.direct(to: recipientKey.publicKey).bytes] {
+            let envelope = try Envelope.parse(bytes)
+            #expect(envelope.encodedByteCount == bytes.count)
+            #expect(envelope.encoded() == bytes)
+            var output = [UInt8](repeating: 0xEE, count: bytes.count + 2)
+            output.withUnsafeMutableBytes { envelope.encode(into: UnsafeMutableRawBufferPointer(rebasing: $0[1...])) }
+            #expect(output == [0xEE] + bytes + [0xEE])
+        }
+    }
+
     // MARK: Rejections
 
     @Test func everyTruncationPoint() {

@@ -97,4 +97,12 @@ struct PlaintextTests {
         #expect(try Plaintext.parse([0x10]) == .message(envelope: []))
         #expect(try Plaintext.parse([0x10, 0xFF, 0xFF]) == .message(envelope: [0xFF, 0xFF]))
     }
+
+    @Test func parsingAMessageLeavesTheCallersBytesAlone() throws {
+        // The array parse takes a MESSAGE's storage when it is the last use; a kept array is copied, not changed.
+        let bytes: [UInt8] = [0x10, 0x30, 2, 3]
+        #expect(try Plaintext.parse(bytes) == .message(envelope: [0x30, 2, 3]))
+        #expect(bytes == [0x10, 0x30, 2, 3])
+        #expect(try Plaintext.parse(bytes[1...]) == .unknown(type: 0x30, body: [2, 3]))
+    }
 }
