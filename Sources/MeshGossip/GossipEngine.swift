@@ -27,6 +27,11 @@ public struct GossipEngine {
     /// 30-node mesh, verifying such copies too saturated the cores and multiplied the delivery
     /// tail). A copy with another signature is checked on its own.
     private var awaitingVerdict: [MessageID: AwaitedEnvelope] = [:]
+    /// Forwards of accepted envelopes that `takeForwards` has not handed out yet, in the order
+    /// accepted, and where each is in that list by id: a copy that arrives before the owner takes
+    /// them spares its sender the forward.
+    private var forwardsDue: [DueForward] = []
+    private var dueForwardByID: [MessageID: Int] = [:]
     /// The ids stored last, so the other copies of a message are dropped without asking the store.
     private var recentlyStored = RecentIDs(capacity: GossipEngine.recentlyStoredCapacity)
     /// How many ids `recentlyStored` keeps: at the bench mesh's 200 messages/s, five seconds' worth,
@@ -78,7 +83,7 @@ public struct GossipEngine {
         case .judged(let actions):
             return actions
         case .needsSignatureCheck(let envelope):
-            return try admit(envelope, signatureIsValid: envelope.hasValidSignature, from: peer, now: now)
+            return try admit(envelope, signatureIsValid: envelope.hasValidSignature, from: peer, now: now) + takeForwards()
         }
     }
 
@@ -104,7 +109,10 @@ public struct GossipEngine {
         // Rule 3 before the signature check: an id this node holds names signed bytes it already
         // verified (the id covers every signed field), so a copy is dropped without a second
         // verification, the costliest step, which a mesh would otherwise pay once per copy.
-        guard try !isStored(envelope) else { return .judged(duplicate(from: peer)) }
+        guard try !isStored(envelope) else {
+            if let index = dueForwardByID[envelope.id] { forwardsDue[index].heldBy(peer, signature: envelope.signature) }
+            return .judged(duplicate(from: peer))
+        }
         if let awaited = awaitingVerdict[envelope.id] {
             if awaited.signature == envelope.signature {
                 awaitingVerdict[envelope.id]?.heldBy(peer)
@@ -144,6 +152,10 @@ public struct GossipEngine {
     /// The second half of `receive`, for an envelope `screen` passed on: rule 1's signature verdict,
     /// then rules 2-4. Rule 3 is checked again, since a copy may have been stored while this one
     /// was being verified. Throws only what the store throws.
+    ///
+    /// An accepted envelope's forwards are not among the actions: they wait for `takeForwards`, so
+    /// an owner that reads once more before taking them does not send a message back to the
+    /// neighbours whose copies came in meanwhile.
     public mutating func admit(_ envelope: Envelope, signatureIsValid: Bool, from peer: PeerID, now: UInt64) throws
         -> [GossipAction]
     {
@@ -160,6 +172,22 @@ public struct GossipEngine {
         // senders hold the message already, so forwarding it back to them would only be dropped.
         let holders = awaited.flatMap { $0.signature == envelope.signature ? $0.otherSenders : nil } ?? []
         return try accept(envelope, from: peer, alsoHeldBy: holders)
+    }
+
+    /// The forwards of every envelope accepted since the last call, in the order accepted: each to
+    /// every linked neighbour not known to hold it. `receive` and `tick` include them already.
+    public mutating func takeForwards() -> [GossipAction] {
+        guard !forwardsDue.isEmpty else { return [] }
+        let neighbours = links.keys.sorted()
+        var actions: [GossipAction] = []
+        for due in forwardsDue {
+            for neighbour in neighbours where !due.holders.contains(neighbour) {
+                actions.append(.send(due.envelope, to: neighbour))
+            }
+        }
+        forwardsDue.removeAll(keepingCapacity: true)
+        dueForwardByID.removeAll(keepingCapacity: true)
+        return actions
     }
 
     /// Processes held envelopes that are no longer ahead of `now`, nearest first, as if each had just
@@ -185,7 +213,7 @@ public struct GossipEngine {
                 break
             }
         }
-        return actions
+        return actions + takeForwards()
     }
 
     // MARK: Posting
@@ -286,6 +314,7 @@ public struct GossipEngine {
     /// Rules 3 and 4 for a valid envelope that is not far ahead. Rule 3 is the insert's answer: a
     /// stored id is not inserted again, so no separate lookup is needed. `holders` are neighbours
     /// other than `peer` known to have the message already; it is not forwarded to them either.
+    /// The forwards are left due for `takeForwards`.
     private mutating func accept(_ envelope: Envelope, from peer: PeerID, alsoHeldBy holders: [PeerID] = [])
         throws -> [GossipAction]
     {
@@ -311,10 +340,8 @@ public struct GossipEngine {
         // not above the node's maximum hop count". A neighbour that sent a copy itself is one the
         // message came from too (docs/protocol-notes.md).
         if envelope.hops < configuration.hopLimit {
-            let forwarded = envelope.withHops(envelope.hops + 1)
-            for neighbour in links.keys.sorted() where neighbour != peer && !holders.contains(neighbour) {
-                actions.append(.send(forwarded, to: neighbour))
-            }
+            dueForwardByID[envelope.id] = forwardsDue.count
+            forwardsDue.append(DueForward(envelope: envelope.withHops(envelope.hops + 1), holders: [peer] + holders))
         }
         return actions
     }
@@ -371,5 +398,23 @@ private struct AwaitedEnvelope {
 
     mutating func heldBy(_ peer: PeerID) {
         if !otherSenders.contains(peer) { otherSenders.append(peer) }
+    }
+}
+
+/// An accepted envelope waiting to be forwarded, and the neighbours it is not forwarded to.
+private struct DueForward {
+    /// The envelope with the hops it goes out with.
+    let envelope: Envelope
+    /// The neighbour it came from and those that sent a copy with the same signature since, each once.
+    private(set) var holders: [PeerID]
+
+    init(envelope: Envelope, holders: [PeerID]) {
+        self.envelope = envelope
+        self.holders = holders
+    }
+
+    /// A copy with `signature` came from `peer`: it holds the same signed bytes unless the signature differs.
+    mutating func heldBy(_ peer: PeerID, signature: [UInt8]) {
+        if signature == envelope.signature && !holders.contains(peer) { holders.append(peer) }
     }
 }

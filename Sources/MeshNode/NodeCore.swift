@@ -57,6 +57,8 @@ final class NodeCore {
     /// What this node says of itself in every handshake, its Noise static key derived once.
     private(set) var linkIdentity: LinkIdentity
     private var stopping = false
+    /// Whether a task to send the gossip engine's due forwards is queued on the loop.
+    private var forwardsScheduled = false
     /// File transfers over direct links (docs/file-transfer.md).
     private(set) lazy var files = FileTransferService(core: self)
     /// The limits under attack (NodeLimits) and what they counted.
@@ -445,8 +447,11 @@ final class NodeCore {
     }
 
     /// Applies the verdicts of one verified batch and stores it in one transaction (one commit, one
-    /// disk flush), then acts on it.
+    /// disk flush), then acts on it; its forwards go out after one more round of reads.
     private func storeVerified(_ items: [SignatureVerifier<Arrival>.Item], _ verdicts: [Bool]) {
+        // Forwards still due were stored with an earlier batch; they go before this batch's
+        // transaction, so that what is due after it is this batch's alone.
+        sendDueForwards()
         let now = clock()
         let actions: [GossipAction]
         do {
@@ -458,11 +463,31 @@ final class NodeCore {
                 return actions
             }
         } catch {
+            _ = gossip.takeForwards()  // this batch's, and nothing of it was stored
             gossip.forgetUncommitted()
             return receivedNotStored(items.map(\.tag), error)
         }
         for item in items { item.tag.link.verificationEnded(for: item.tag.byteCount) }
         perform(actions)
+        scheduleDueForwards()
+    }
+
+    /// Sends the forwards of what was just stored once the loop has read what its sockets hold
+    /// again: a neighbour whose copy of a message arrives meanwhile, having received it from
+    /// elsewhere, is not sent the message back (docs/performance.md 14).
+    private func scheduleDueForwards() {
+        guard !forwardsScheduled else { return }
+        forwardsScheduled = true
+        eventLoop.assumeIsolated().execute { [weak self] in
+            guard let self else { return }
+            forwardsScheduled = false
+            drainInbox()
+            sendDueForwards()
+        }
+    }
+
+    private func sendDueForwards() {
+        perform(gossip.takeForwards())
     }
 
     /// Nothing of a batch was kept; the senders' next sync offers it again.

@@ -51,21 +51,41 @@ import Testing
         _ = try bench.engine.screen(envelope.withHops(2).encoded(), from: bench.right, now: t0)
         _ = try bench.engine.screen(envelope.withHops(3).encoded(), from: bench.right, now: t0)
 
-        let sends = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0).sends
+        #expect(try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0).sends.isEmpty,
+                "forwards wait for takeForwards")
+        let sends = bench.engine.takeForwards().sends
         #expect(sends.map(\.to) == [third])
         #expect(sends.map(\.envelope.hops) == [1])
+        #expect(bench.engine.takeForwards().isEmpty, "each forward is handed out once")
+    }
+
+    @Test func aCopyArrivingAfterAcceptanceButBeforeTheForwardsSparesItsSender() throws {
+        var bench = Bench()
+        let third = SigningPrivateKey().publicKey
+        bench.engine.linkUp(third)
+        let envelope = try bench.room("hi")
+        _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
+        _ = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0)
+
+        guard case .judged = try bench.engine.screen(envelope.withHops(2).encoded(), from: bench.right, now: t0) else {
+            Issue.record("a copy of a stored message was sent to be verified"); return
+        }
+        #expect(bench.engine.takeForwards().sends.map(\.to) == [third])
     }
 
     @Test func aNeighbourThatSentACopyWithAnotherSignatureIsStillSentTheMessage() throws {
-        var bench = Bench()
-        let envelope = try bench.room("hi")
+        let envelope = try Bench().room("hi")
         var bytes = envelope.encoded()
         bytes[bytes.count - 10] ^= 0x01  // inside the signature: same id, another signature
-        _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
-        _ = try bench.engine.screen(bytes, from: bench.right, now: t0)
-
-        let sends = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0).sends
-        #expect(sends.map(\.to) == [bench.right])
+        // Before the verdict, and after it while the forwards are due.
+        for copyArrivesAfterAcceptance in [false, true] {
+            var bench = Bench()
+            _ = try bench.engine.screen(envelope.encoded(), from: bench.left, now: t0)
+            if !copyArrivesAfterAcceptance { _ = try bench.engine.screen(bytes, from: bench.right, now: t0) }
+            _ = try bench.engine.admit(envelope, signatureIsValid: true, from: bench.left, now: t0)
+            if copyArrivesAfterAcceptance { _ = try bench.engine.screen(bytes, from: bench.right, now: t0) }
+            #expect(bench.engine.takeForwards().sends.map(\.to) == [bench.right], "after acceptance: \(copyArrivesAfterAcceptance)")
+        }
     }
 
     @Test func afterItsVerdictAnIdIsNoLongerAwaited() throws {

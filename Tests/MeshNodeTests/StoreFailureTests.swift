@@ -33,6 +33,27 @@ import Testing
         #expect(try store.inner.contains(first.id) && store.inner.contains(second.id))
         await target.stop()
     }
+
+    @Test func nothingOfABatchThatFailedToStoreIsForwarded() async throws {
+        let store = try FailingStore(inner: SQLiteMessageStore.inMemory())
+        let target = try await TargetNode(store: store)
+        let sender = try target.linkedClient(), neighbour = try target.linkedClient(as: target.bob)
+        let first = try target.envelope(seq: 1, text: "first"), second = try target.envelope(seq: 2, text: "second")
+        store.failing = second.id
+        try sender.send(Framing.frame(sender.encrypt(Plaintext.message(envelope: first.encoded()).encoded()))
+                        + Framing.frame(sender.encrypt(Plaintext.message(envelope: second.encoded()).encoded())))
+        _ = await target.events.first { if case .error(message: let text) = $0 { text.contains("Could not store 2") } else { false } }
+
+        // The next message is stored: the first envelope of the failed batch must not go out before it.
+        let third = try target.envelope(seq: 3, text: "third")
+        try sender.send(.message(envelope: third.encoded()))
+        var forwarded: [MessageID] = []
+        while forwarded.last != third.id, let plaintext = try neighbour.nextPlaintext() {
+            if case .message(let bytes) = plaintext { forwarded.append(try Envelope.parse(bytes).id) }
+        }
+        #expect(forwarded == [third.id])
+        await target.stop()
+    }
 }
 
 /// The SQLite store, failing the insert of one chosen envelope as a full disk would.
