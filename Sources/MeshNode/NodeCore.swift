@@ -479,7 +479,7 @@ final class NodeCore {
         guard !forwardsScheduled else { return }
         forwardsScheduled = true
         eventLoop.assumeIsolated().execute { [weak self] in
-            guard let self else { return }
+            guard let self, !stopping else { return }
             forwardsScheduled = false
             drainInbox()
             sendDueForwards()
