@@ -36,7 +36,7 @@ struct BenchInitiator {
 extension NodeScenarios {
     /// Concurrent handshakes in flight, each from its own identity so that the node's
     /// one-link-per-peer rule and replay check see an ordinary sequence of reconnects.
-    static let handshakeClients = 8
+    static let handshakeClients = 16
 
     /// `handshakes_per_s`: IK handshakes completed (message 2 verified) per second against one node,
     /// the bench dialing from `handshakeClients` threads; each link is then closed with BYE 0.

@@ -19,6 +19,8 @@ public final class WireClient {
     private var transport: TransportState?
     /// The exact bytes `handshake` sent: the preamble and the framed message 1.
     public private(set) var opening: [UInt8] = []
+    /// Set by `startHandshake` until `finishHandshake` reads message 2.
+    private var awaitingMessage2: InitiatorHandshake?
 
     /// Connects to 127.0.0.1:`port`; the parameters are `LoopbackSocket.connect`'s.
     public init(port: Int, from source: String? = nil, timeout: Double = WireClient.defaultTimeout,
@@ -68,19 +70,49 @@ public final class WireClient {
     /// does not complete the handshake.
     public func handshake(as identity: LinkIdentity, to nodeKey: SigningPublicKey, nodeStaticKey: KeyAgreementPublicKey? = nil,
                           timestamp: UInt64 = HandshakeTimestamps.next()) throws {
-        var initiator = try InitiatorHandshake(identity: identity, pinnedPeer: nodeKey, pinnedStaticKey: nodeStaticKey,
-                                               cipher: .chaChaPoly, timestamp: timestamp)
-        opening = try initiator.start()
-        try send(opening)
-        guard let message2 = try nextFrame() else { throw HarnessFailure("the node closed instead of sending message 2") }
-        transport = try initiator.receive(message2: message2).transport
+        try startHandshake(as: identity, to: nodeKey, nodeStaticKey: nodeStaticKey, timestamp: timestamp)
+        try finishHandshake()
     }
 
     /// `handshake` as the key `identity` with the display name `nickname`.
     public func handshake(as identity: SigningPrivateKey, nickname: String = "tester", to nodeKey: SigningPublicKey,
                           timestamp: UInt64 = HandshakeTimestamps.next()) throws {
-        try handshake(as: LinkIdentity(signingKey: identity, nickname: nickname, listenPort: 0, preSharedKey: nil),
-                      to: nodeKey, timestamp: timestamp)
+        try handshake(as: Self.identity(identity, nickname: nickname), to: nodeKey, timestamp: timestamp)
+    }
+
+    /// The first half of `handshake`: sends the preamble and message 1 and returns without waiting
+    /// for message 2, which `finishHandshake` reads.
+    public func startHandshake(as identity: LinkIdentity, to nodeKey: SigningPublicKey, nodeStaticKey: KeyAgreementPublicKey? = nil,
+                               timestamp: UInt64 = HandshakeTimestamps.next()) throws {
+        var initiator = try InitiatorHandshake(identity: identity, pinnedPeer: nodeKey, pinnedStaticKey: nodeStaticKey,
+                                               cipher: .chaChaPoly, timestamp: timestamp)
+        opening = try initiator.start()
+        try send(opening)
+        awaitingMessage2 = initiator
+    }
+
+    /// `startHandshake` as the key `identity` with the display name `nickname`.
+    public func startHandshake(as identity: SigningPrivateKey, nickname: String = "tester", to nodeKey: SigningPublicKey) throws {
+        try startHandshake(as: Self.identity(identity, nickname: nickname), to: nodeKey)
+    }
+
+    /// The second half of `handshake`: reads message 2 and completes the handshake.
+    public func finishHandshake() throws {
+        guard let initiator = awaitingMessage2 else { throw HarnessFailure("no handshake started") }
+        awaitingMessage2 = nil
+        guard let message2 = try nextFrame() else { throw HarnessFailure("the node closed instead of sending message 2") }
+        transport = try initiator.receive(message2: message2).transport
+    }
+
+    /// Whether the node sent anything (or closed) within `seconds`; nothing is read.
+    public func hasInput(within seconds: Double) -> Bool {
+        if decoder.bufferedByteCount > 0 || sawEndOfStream { return true }
+        var request = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&request, 1, Int32(seconds * 1000)) > 0
+    }
+
+    private static func identity(_ key: SigningPrivateKey, nickname: String) -> LinkIdentity {
+        LinkIdentity(signingKey: key, nickname: nickname, listenPort: 0, preSharedKey: nil)
     }
 
     /// Encrypts `plaintext` (any bytes, even ones no `Plaintext` encodes) and sends it as one frame.

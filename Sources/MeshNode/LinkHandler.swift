@@ -17,6 +17,8 @@ final class LinkHandler: ChannelInboundHandler {
     private enum Phase {
         case awaitingPreamble(ResponderHandshake)
         case awaitingMessage1(ResponderHandshake)
+        /// Responder: message 1 is being answered beside the loop; nothing more is read meanwhile.
+        case answeringMessage1
         case awaitingMessage2(InitiatorHandshake)
         /// Responder: message 2 sent; the link counts only once the first transport frame decrypts.
         case awaitingFirstTransport(EstablishedLink)
@@ -182,7 +184,9 @@ final class LinkHandler: ChannelInboundHandler {
                 }
                 continue
             }
-            // Frames already read wait here while reading is paused (`awaitVerification(of:)`).
+            // Frames already read wait here while reading is paused (`awaitVerification(of:)`), or
+            // while message 1 is being answered: nothing may overtake message 2.
+            if case .answeringMessage1 = phase { return }
             guard !readingPaused, let length = inbound.getInteger(at: inbound.readerIndex, as: UInt16.self) else { return }
             // "A zero length is a protocol error and closes the connection." (PROTOCOL.md 2)
             guard length > 0 else { return protocolViolation("zero-length frame") }
@@ -202,29 +206,17 @@ final class LinkHandler: ChannelInboundHandler {
         case .awaitingPreamble, .closed:
             return
         case .awaitingMessage1(let handshake):
-            phase = .closed
+            phase = .answeringMessage1
+            setAutoRead(false)
             let timestamp = core.nextHandshakeTimestamp()
-            do {
-                let (message2, link) = try handshake.receive(
-                    message1: frame, timestamp: timestamp,
-                    pinnedStaticKey: { [core] in core.trusted.staticKey(of: $0) },
-                    lastAcceptedTimestamp: { [core] in core.lastAcceptedTimestamp(from: $0) })
-                remoteKey = link.remote.identity
-                remotePayload = link.remote
-                suite = link.suite
-                core.recordAcceptedTimestamp(link.remote.timestamp, from: link.remote.identity)
-                phase = .awaitingFirstTransport(link)
-                write(message2)
-            } catch {
-                switch error {
-                case .untrusted(let key):
-                    refuse(reason: "key not pinned", key: key)
-                case .replayed:
-                    refuse(reason: "replayed handshake", key: nil)
-                default:
-                    refuse(reason: "handshake failed", key: nil)
+            let trusted = core.trusted
+            core.offLoop.run({
+                Result { () throws(HandshakeFailure) in
+                    try handshake.receive(message1: frame, timestamp: timestamp, pinnedStaticKey: trusted.staticKey(of:))
                 }
-            }
+            }, then: { [weak self] answer in self?.answered(answer) })
+        case .answeringMessage1:
+            return
         case .awaitingMessage2(let handshake):
             phase = .closed
             do {
@@ -261,6 +253,35 @@ final class LinkHandler: ChannelInboundHandler {
             }
             phase = .established(link)
             handlePlaintext(plaintext)
+        }
+    }
+
+    /// Sends message 2 for an answered message 1 if the replay check passes and the peer is still
+    /// pinned (the trusted-peers file may have changed while it was answered); refuses it otherwise.
+    private func answered(_ answer: Result<AnsweredMessage1, HandshakeFailure>) {
+        guard case .answeringMessage1 = phase else { return }  // closed meanwhile
+        phase = .closed
+        do throws(HandshakeFailure) {
+            let answer = try answer.get()
+            let identity = answer.remote.identity
+            guard core.trusted.staticKey(of: identity) != nil else { throw .untrusted(identity) }
+            let (message2, link) = try answer.unlessReplayed(lastAccepted: core.lastAcceptedTimestamp(from: identity))
+            remoteKey = identity
+            remotePayload = link.remote
+            suite = link.suite
+            core.recordAcceptedTimestamp(link.remote.timestamp, from: identity)
+            phase = .awaitingFirstTransport(link)
+            write(message2)
+            resumeReading()
+        } catch {
+            switch error {
+            case .untrusted(let key):
+                refuse(reason: "key not pinned", key: key)
+            case .replayed:
+                refuse(reason: "replayed handshake", key: nil)
+            default:
+                refuse(reason: "handshake failed", key: nil)
+            }
         }
     }
 
@@ -346,10 +367,10 @@ final class LinkHandler: ChannelInboundHandler {
     func awaitVerification(of byteCount: Int) {
         bytesAwaitingVerification += byteCount
         guard !readingPaused, bytesAwaitingVerification > core.configuration.limits.maxBytesAwaitingVerificationPerLink,
-              let context else { return }
+              context != nil else { return }
         readingPaused = true
         core.linkReadingPaused()
-        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+        setAutoRead(false)
     }
 
     /// An envelope counted by `awaitVerification(of:)` was stored or dropped. Reading resumes once
@@ -375,10 +396,14 @@ final class LinkHandler: ChannelInboundHandler {
     }
 
     private func resumeReading() {
-        guard !readingPaused, let context else { return }
+        guard !readingPaused, context != nil else { return }
         processInbound()
         if inbound.readableBytes == 0 { inbound.clear() } else { inbound.discardReadBytes() }
-        if !readingPaused { try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true) }
+        if !readingPaused { setAutoRead(true) }
+    }
+
+    private func setAutoRead(_ on: Bool) {
+        try? context?.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
     }
 
     // MARK: Sending

@@ -206,18 +206,19 @@ public struct ResponderHandshake: Sendable {
             preSharedKey: identity.preSharedKey))
     }
 
-    /// Reads message 1's frame payload and, if every check of PROTOCOL.md 4 passes in its order,
-    /// returns the framed message 2 and the link. `timestamp` stamps message 2; the caller records
-    /// the initiator's timestamp when it sends message 2 ("it records the timestamp when it sends message 2").
-    /// `pinnedStaticKey` answers the trusted-peers file: the X25519 form of a pinned identity,
-    /// nil for one that is not pinned.
+    /// Reads message 1's frame payload and, if checks 1 and 2 of PROTOCOL.md 4 pass, answers it:
+    /// message 2 (framed) and the link, which the replay check (3) still has to release.
+    /// `timestamp` stamps message 2. `pinnedStaticKey` answers the trusted-peers file: the X25519
+    /// form of a pinned identity, nil for one that is not pinned.
+    ///
+    /// Pure and `Sendable`, so a node runs it (four X25519 operations and a key pair) beside its
+    /// event loop and makes the replay check, which reads its store, back on the loop.
     ///
     /// With psk2 a wrong pre-shared key shows only when the first transport frame fails to
     /// decrypt, so the caller counts the link as established only after that frame.
     public consuming func receive(message1: [UInt8], timestamp: UInt64,
-                                  pinnedStaticKey: (SigningPublicKey) -> KeyAgreementPublicKey?,
-                                  lastAcceptedTimestamp: (SigningPublicKey) -> UInt64?) throws(HandshakeFailure)
-        -> (message2: [UInt8], link: EstablishedLink) {
+                                  pinnedStaticKey: (SigningPublicKey) -> KeyAgreementPublicKey?) throws(HandshakeFailure)
+        -> AnsweredMessage1 {
         guard case .awaitingMessage1(let suite, var handshake) = state else { throw .protocolViolation }
         let plaintext = try noise { () throws(NoiseError) in try handshake.readMessage(message1) }
         guard let initiatorStaticKey = handshake.remoteStaticKey else { throw .protocolViolation }
@@ -232,15 +233,36 @@ public struct ResponderHandshake: Sendable {
             throw .untrusted(remote.identity)
         }
         guard constantTimeEquals(pinned.rawRepresentation, initiatorStaticKey.rawRepresentation) else { throw .identityMismatch }
-        // 3. "closes without a reply if the timestamp is not greater than the largest it has
-        //    accepted from that peer (a replayed message 1)".
-        if let last = lastAcceptedTimestamp(remote.identity), remote.timestamp <= last { throw .replayed }
-        // 4. "otherwise sends message 2."
+        // 4. "otherwise sends message 2": made here, sent only once `AnsweredMessage1` passes check 3.
         let message2 = try noise { () throws(NoiseError) in
             try handshake.writeMessage(payload: identity.payload(timestamp: timestamp).encoded())
         }
         guard handshake.isHandshakeComplete else { throw .protocolViolation }
-        return (Framing.frame(message2), EstablishedLink(suite: suite, remote: remote, transport: handshake.split()))
+        return AnsweredMessage1(message2: Framing.frame(message2),
+                                link: EstablishedLink(suite: suite, remote: remote, transport: handshake.split()))
+    }
+}
+
+/// A responder's answer to a message 1 that passed checks 1 and 2, held back until the replay check.
+public struct AnsweredMessage1: Sendable {
+    private let message2: [UInt8]
+    private let link: EstablishedLink
+
+    fileprivate init(message2: [UInt8], link: EstablishedLink) {
+        self.message2 = message2
+        self.link = link
+    }
+
+    /// What the initiator said about itself; its identity is authenticated.
+    public var remote: HandshakePayload { link.remote }
+
+    /// 3. "closes without a reply if the timestamp is not greater than the largest it has
+    /// accepted from that peer (a replayed message 1)": `lastAccepted` is that largest, nil if
+    /// none. Otherwise returns message 2 to send and the link; the caller records the initiator's
+    /// timestamp when it sends message 2 ("it records the timestamp when it sends message 2").
+    public consuming func unlessReplayed(lastAccepted: UInt64?) throws(HandshakeFailure) -> (message2: [UInt8], link: EstablishedLink) {
+        if let lastAccepted, link.remote.timestamp <= lastAccepted { throw .replayed }
+        return (message2, link)
     }
 }
 

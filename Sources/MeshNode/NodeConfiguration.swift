@@ -1,6 +1,7 @@
 import MeshCrypto
 import MeshWire
 import NIOCore
+import NIOPosix
 
 /// Everything a node needs to run, decided before it starts.
 public struct NodeConfiguration: Sendable {
@@ -44,6 +45,8 @@ public struct NodeConfiguration: Sendable {
     public var maximumRedialDelay: TimeAmount = .seconds(30)
     /// The bounds that hold under attack (docs/limits.md).
     public var limits = NodeLimits()
+    /// The worker threads that check signatures and answer handshakes beside the event loop.
+    public var workThreads: NIOThreadPool = .singleton
 
     /// A configuration with defaults for everything but the home and nickname.
     public init(home: NodeHome, nickname: String) {

@@ -38,7 +38,9 @@ final class NodeCore {
     /// Envelopes received in this loop tick, screened together by `drainInbox`.
     private var inbox: [(bytes: [UInt8], arrival: Arrival)] = []
     /// Checks signatures of screened envelopes beside the loop and hands them back in order to be stored.
-    private lazy var verifier = SignatureVerifier<Arrival>(eventLoop: eventLoop) { [unowned self] items, verdicts in
+    /// Signature checks and handshake answers, run beside the loop.
+    private(set) lazy var offLoop = OffLoopWork(eventLoop: eventLoop, threads: configuration.workThreads)
+    private lazy var verifier = SignatureVerifier<Arrival>(work: offLoop) { [unowned self] items, verdicts in
         storeVerified(items, verdicts)
     }
     /// Peers whose link the other side just closed as a duplicate: the surviving connection is
@@ -133,9 +135,9 @@ final class NodeCore {
         }
     }
 
-    /// Closes every link with BYE 6 and stops dialing and verifying: no envelope is stored after
-    /// this. The future completes once no signature check is out on the thread pool, so the loop
-    /// can close after it.
+    /// Closes every link with BYE 6 and stops dialing, verifying and answering handshakes: no
+    /// envelope is stored after this. The future completes once no signature check or handshake
+    /// is out on the thread pool, so the loop can close after it.
     func stop() -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
         stopping = true

@@ -1,6 +1,5 @@
 import MeshWire
 import NIOCore
-import NIOPosix
 
 /// Checks the Ed25519 signatures of received envelopes on worker threads, so the event loop
 /// decrypts, stores and shows one batch while the next is being verified: the signature is the
@@ -29,21 +28,15 @@ final class SignatureVerifier<Tag> {
         case waiting(() -> Void)
     }
 
-    private let eventLoop: EventLoop
-    private let threads: NIOThreadPool
+    private let work: OffLoopWork
     private let deliver: (_ items: [Item], _ verdicts: [Bool]) -> Void
     private var steps = CircularBuffer<Step>()
     private var batchesSubmitted: UInt64 = 0
-    /// Batches on the thread pool whose verdicts have not come back to the loop.
-    private var batchesOnPool = 0
-    /// Set by `stop`; completed once `batchesOnPool` is 0.
-    private var stopped: EventLoopPromise<Void>?
 
-    /// A verifier that hands each batch's items and verdicts to `deliver`, on `eventLoop`, in order.
-    init(eventLoop: EventLoop, threads: NIOThreadPool = .singleton,
-         deliver: @escaping (_ items: [Item], _ verdicts: [Bool]) -> Void) {
-        self.eventLoop = eventLoop
-        self.threads = threads
+    /// A verifier that checks batches through `work` and hands each batch's items and verdicts to
+    /// `deliver`, on the loop, in order.
+    init(work: OffLoopWork, deliver: @escaping (_ items: [Item], _ verdicts: [Bool]) -> Void) {
+        self.work = work
         self.deliver = deliver
     }
 
@@ -52,7 +45,7 @@ final class SignatureVerifier<Tag> {
 
     /// Verifies `items` and delivers them behind everything submitted before.
     func submit(_ items: [Item]) {
-        guard !items.isEmpty, stopped == nil else { return }
+        guard !items.isEmpty, !work.isStopped else { return }
         batchesSubmitted += 1
         let number = batchesSubmitted
         guard items.count > 1 else {
@@ -61,25 +54,14 @@ final class SignatureVerifier<Tag> {
         }
         steps.append(.batch(number: number, items: items, verdicts: nil))
         let envelopes = items.map(\.envelope)
-        batchesOnPool += 1
-        threads.runIfActive(eventLoop: eventLoop) { envelopes.map(\.hasValidSignature) }
-            .assumeIsolated()
-            .whenComplete { [weak self] result in
-                guard let self else { return }
-                batchesOnPool -= 1
-                if let stopped {
-                    if batchesOnPool == 0 { stopped.succeed() }
-                    return
-                }
-                // The pool refuses work only once it is shut down (the process is ending); the
-                // loop then checks the batch itself rather than losing it.
-                verified(batch: number, (try? result.get()) ?? envelopes.map(\.hasValidSignature))
-            }
+        work.run({ envelopes.map(\.hasValidSignature) }) { [weak self] verdicts in
+            self?.verified(batch: number, verdicts)
+        }
     }
 
     /// Runs `step` once every batch submitted so far has been delivered: at once if none is out.
     func afterPending(_ step: @escaping () -> Void) {
-        guard stopped == nil else { return }
+        guard !work.isStopped else { return }
         if steps.isEmpty { return step() }
         steps.append(.waiting(step))
     }
@@ -87,12 +69,8 @@ final class SignatureVerifier<Tag> {
     /// Drops everything queued and hands nothing back from now on; the future completes once every
     /// batch still on the thread pool has come back to the loop (its verdicts dropped too).
     func stop() -> EventLoopFuture<Void> {
-        if let stopped { return stopped.futureResult }
-        let promise = eventLoop.makePromise(of: Void.self)
-        stopped = promise
         steps.removeAll()
-        if batchesOnPool == 0 { promise.succeed() }
-        return promise.futureResult
+        return work.stop()
     }
 
     private func verified(batch number: UInt64, _ verdicts: [Bool]) {

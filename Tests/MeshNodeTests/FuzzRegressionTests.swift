@@ -61,8 +61,9 @@ struct FuzzRegressionTests {
             var decoder = FrameDecoder()
             decoder.append(seed.bytes.dropFirst(Preamble.byteCount))
             let message1 = try #require(try decoder.next())
-            let (_, link) = try responder.receive(message1: message1, timestamp: 2, pinnedStaticKey: { $0 == trusted ? try? $0.keyAgreementKey() : nil },
-                                                  lastAcceptedTimestamp: { _ in 0 })
+            let (_, link) = try responder.receive(message1: message1, timestamp: 2,
+                                                  pinnedStaticKey: { $0 == trusted ? try? $0.keyAgreementKey() : nil })
+                .unlessReplayed(lastAccepted: 0)
             #expect(link.remote.identity == trusted, "seed \(seed.name)")
         }
     }

@@ -66,8 +66,8 @@ private struct Scenario {
         try responder.receive(preamble: opening.preamble)
         let trustedKeys = trusted ?? [alice.key]
         return try responder.receive(message1: opening.message1, timestamp: timestamp,
-                                     pinnedStaticKey: { trustedKeys.contains($0) ? try? $0.keyAgreementKey() : nil },
-                                     lastAcceptedTimestamp: { _ in lastAccepted })
+                                     pinnedStaticKey: { trustedKeys.contains($0) ? try? $0.keyAgreementKey() : nil })
+            .unlessReplayed(lastAccepted: lastAccepted)
     }
 
     /// A message 1 built by hand from raw Noise, so its payload can say anything.
@@ -248,8 +248,7 @@ struct LinkHandshakeTests {
         try responder.receive(preamble: changed.preamble)
         #expect(responder.suite == other)
         #expect(throws: HandshakeFailure.decryptionFailed) {
-            try responder.receive(message1: changed.message1, timestamp: 1, pinnedStaticKey: { try? $0.keyAgreementKey() },
-                                  lastAcceptedTimestamp: { _ in nil })
+            try responder.receive(message1: changed.message1, timestamp: 1, pinnedStaticKey: { try? $0.keyAgreementKey() })
         }
     }
 
@@ -287,8 +286,7 @@ struct LinkHandshakeTests {
 
         let noPreamble = ResponderHandshake(identity: scenario.bob.identity)
         #expect(throws: HandshakeFailure.protocolViolation) {
-            try noPreamble.receive(message1: opening.message1, timestamp: 1, pinnedStaticKey: { try? $0.keyAgreementKey() },
-                                   lastAcceptedTimestamp: { _ in nil })
+            try noPreamble.receive(message1: opening.message1, timestamp: 1, pinnedStaticKey: { try? $0.keyAgreementKey() })
         }
         var twice = ResponderHandshake(identity: scenario.bob.identity)
         try twice.receive(preamble: opening.preamble)

@@ -43,7 +43,7 @@ struct SignatureVerifierTests {
         let bad = try forged(all[5])
         let done = loop.makePromise(of: Void.self)
         try await loop.submit {
-            let verifier = SignatureVerifier<Int>(eventLoop: loop) { items, verdicts in
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: .singleton)) { items, verdicts in
                 for (item, valid) in zip(items, verdicts) { deliveries.log.append("\(item.tag)\(valid ? "" : " bad")") }
             }
             func items(_ range: Range<Int>) -> [SignatureVerifier<Int>.Item] {
@@ -70,7 +70,7 @@ struct SignatureVerifierTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let ran = try await loop.submit {
-            let verifier = SignatureVerifier<Int>(eventLoop: loop) { _, _ in }
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: .singleton)) { _, _ in }
             var ran = false
             verifier.afterPending { ran = true }
             return ran && verifier.isIdle
@@ -90,7 +90,7 @@ struct SignatureVerifierTests {
         let deliveries = Deliveries()
         let all = try envelopes(8)
         let stopped = try await loop.submit {
-            let verifier = SignatureVerifier<Int>(eventLoop: loop, threads: pool) { items, _ in
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: pool)) { items, _ in
                 deliveries.log += items.map { "\($0.tag)" }
             }
             verifier.submit(all.prefix(4).enumerated().map { .init(envelope: $1, tag: $0) })

@@ -80,9 +80,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         guard let message1 = try? decoder.next() else { return }
         let trusted = FuzzCorpus.initiator.publicKey
         guard let answer = try? responder.receive(
-            message1: message1, timestamp: 2, pinnedStaticKey: { $0 == trusted ? try? $0.keyAgreementKey() : nil },
-            lastAcceptedTimestamp: { _ in 0 })
-        else { return }
+            message1: message1, timestamp: 2, pinnedStaticKey: { $0 == trusted ? try? $0.keyAgreementKey() : nil }
+        ).unlessReplayed(lastAccepted: 0) else { return }
         check(answer.link.remote.identity == trusted, "only the trusted initiator gets message 2")
         check(answer.message2.count > Framing.lengthPrefixBytes, "message 2 is a frame")
     }
