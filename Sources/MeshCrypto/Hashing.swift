@@ -58,24 +58,89 @@ public enum HashFunction: Sendable {
     }
 
     /// HMAC-HASH(key, data) per RFC 2104, as Noise section 4.3 defines it.
-    public func hmac(key: SecureBytes, _ parts: [UInt8]...) -> SecureBytes {
-        var block = key.count > blockByteCount ? key.withUnsafeBytes { hash(Array($0)) } : key.unsafeBytes
-        block += [UInt8](repeating: 0, count: blockByteCount - block.count)
-        defer { block.withUnsafeMutableBytes { sodium_memzero($0.baseAddress!, $0.count) } }
-        let inner = hash(parts: [block.map { $0 ^ 0x36 }] + parts)
-        return SecureBytes(hash(block.map { $0 ^ 0x5c }, inner))
+    public func hmac(key: SecureBytes, _ data: [UInt8]) -> SecureBytes {
+        withScratch(outputByteCount) { out in
+            key.withUnsafeBytes { key in data.withUnsafeBytes { data in hmac(key: key, data, into: out[0]) } }
+            return SecureBytes(UnsafeRawBufferPointer(out[0]))
+        }
     }
 
     /// Noise's HKDF(chaining_key, input_key_material, num_outputs) (section 4.3): two or three
     /// outputs of HASHLEN bytes each.
+    ///
+    /// Every intermediate stays in one wiped scratch buffer: a handshake runs five of these, and
+    /// with an array per step they were most of its cost after the X25519 operations.
     public func hkdf(chainingKey: SecureBytes, inputKeyMaterial: SecureBytes, outputs: Int) -> [SecureBytes] {
         precondition(outputs == 2 || outputs == 3)
-        let tempKey = inputKeyMaterial.withUnsafeBytes { hmac(key: chainingKey, Array($0)) }
-        let output1 = hmac(key: tempKey, [0x01])
-        let output2 = output1.withUnsafeBytes { hmac(key: tempKey, Array($0), [0x02]) }
-        guard outputs == 3 else { return [output1, output2] }
-        let output3 = output2.withUnsafeBytes { hmac(key: tempKey, Array($0), [0x03]) }
-        return [output1, output2, output3]
+        return withScratch(outputByteCount, outputByteCount, outputByteCount, outputByteCount) { slots in
+            let tempKey = UnsafeRawBufferPointer(slots[0])
+            chainingKey.withUnsafeBytes { key in
+                inputKeyMaterial.withUnsafeBytes { material in hmac(key: key, material, into: slots[0]) }
+            }
+            for index in 1...outputs {
+                // output1 = HMAC(temp_key, 0x01); output_n = HMAC(temp_key, output_n-1 || n)
+                withUnsafeBytes(of: UInt8(index)) { counter in
+                    hmac(key: tempKey, index == 1 ? counter : UnsafeRawBufferPointer(slots[index - 1]),
+                         index == 1 ? UnsafeRawBufferPointer(start: nil, count: 0) : counter, into: slots[index])
+                }
+            }
+            return (1...outputs).map { SecureBytes(UnsafeRawBufferPointer(slots[$0])) }
+        }
+    }
+
+    /// HMAC over `first || second`, written to `out` (HASHLEN bytes).
+    private func hmac(key: UnsafeRawBufferPointer, _ first: UnsafeRawBufferPointer,
+                      _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                      into out: UnsafeMutableRawBufferPointer) {
+        withScratch(blockByteCount, outputByteCount) { scratch in
+            let (block, inner) = (scratch[0], scratch[1])
+            // The key, hashed first if longer than a block, zero-padded to a block.
+            if key.count > blockByteCount {
+                hash([key], into: block)
+            } else if key.count > 0 {
+                block.copyMemory(from: key)
+            }
+            for index in block.indices { block[index] ^= 0x36 }
+            hash([UnsafeRawBufferPointer(block), first, second], into: inner)
+            for index in block.indices { block[index] ^= 0x36 ^ 0x5c }
+            hash([UnsafeRawBufferPointer(block), UnsafeRawBufferPointer(inner)], into: out)
+        }
+    }
+
+    /// HASH over the concatenation of `parts`, written to the start of `out`.
+    private func hash(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawBufferPointer) {
+        switch self {
+        case .blake2b:
+            _ = Sodium.initialised
+            // The state struct is 64-byte aligned in C and does not import; allocate it by size.
+            withUnsafeTemporaryAllocation(byteCount: crypto_generichash_statebytes(), alignment: 64) { state in
+                defer { sodium_memzero(state.baseAddress!, state.count) }
+                let opaque = OpaquePointer(state.baseAddress!)
+                crypto_generichash_init(opaque, nil, 0, outputByteCount)
+                for part in parts where part.count > 0 {
+                    crypto_generichash_update(opaque, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
+                }
+                crypto_generichash_final(opaque, out.baseAddress!.assumingMemoryBound(to: UInt8.self), outputByteCount)
+            }
+        case .sha256:
+            let stream = SHA256Stream()
+            for part in parts where part.count > 0 { stream.update(part) }
+            stream.finish(into: out)
+        }
+    }
+
+    /// Runs `body` with zeroed scratch buffers of the given sizes, wiped when it returns.
+    private func withScratch<R>(_ sizes: Int..., body: ([UnsafeMutableRawBufferPointer]) -> R) -> R {
+        withUnsafeTemporaryAllocation(byteCount: sizes.reduce(0, +), alignment: 16) { scratch in
+            scratch.initializeMemory(as: UInt8.self, repeating: 0)
+            defer { sodium_memzero(scratch.baseAddress!, scratch.count) }
+            var offset = 0
+            let slots = sizes.map { size in
+                defer { offset += size }
+                return UnsafeMutableRawBufferPointer(rebasing: scratch[offset..<offset + size])
+            }
+            return body(slots)
+        }
     }
 }
 
@@ -125,11 +190,19 @@ public final class SHA256Stream {
 
     /// The 32-byte digest; the hash takes nothing more after this.
     public func finish() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            finish(into: UnsafeMutableRawBufferPointer(out))
+            count = 32
+        }
+    }
+
+    /// Writes the 32-byte digest to the start of `out`; the hash takes nothing more after this.
+    public func finish(into out: UnsafeMutableRawBufferPointer) {
         precondition(!finished, "a hash is finished once")
+        precondition(out.count >= 32, "a SHA-256 digest is 32 bytes")
         finished = true
-        var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
-        precondition(EVP_DigestFinal_ex(context, &out, &length) == 1 && length == 32, "OpenSSL SHA-256 failed")
-        return out
+        precondition(EVP_DigestFinal_ex(context, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length) == 1 && length == 32,
+                     "OpenSSL SHA-256 failed")
     }
 }

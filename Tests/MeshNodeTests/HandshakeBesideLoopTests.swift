@@ -27,8 +27,13 @@ struct HandshakeBesideLoopTests {
     }
 
     /// A node on `worker` with Alice linked (her message 1 answered while the thread was free).
+    /// Its handshake timeout is long enough that no held message 1 is abandoned on a slow run
+    /// (the whole suite under ThreadSanitizer).
     private func linkedTarget(on worker: WorkerThread) async throws -> (TargetNode, alice: WireClient) {
-        let target = try await TargetNode { $0.workThreads = worker.pool }
+        let target = try await TargetNode {
+            $0.workThreads = worker.pool
+            $0.handshakeTimeout = .seconds(300)
+        }
         return (target, try target.linkedClient())
     }
 
