@@ -26,73 +26,70 @@ struct HandshakeBesideLoopTests {
         func release() { gate.signal() }
     }
 
-    /// A node on `worker` with Alice linked (her message 1 answered while the thread was free).
-    /// Its handshake timeout is long enough that no held message 1 is abandoned on a slow run
-    /// (the whole suite under ThreadSanitizer).
-    private func linkedTarget(on worker: WorkerThread) async throws -> (TargetNode, alice: WireClient) {
-        let target = try await TargetNode {
-            $0.workThreads = worker.pool
-            $0.handshakeTimeout = .seconds(300)
-        }
-        return (target, try target.linkedClient())
-    }
+    /// A node on a worker thread the test holds, with Alice linked (her message 1 answered before
+    /// the hold) and Bob's message 1 sent and waiting for the worker. The node's handshake timeout
+    /// is long enough that Bob's is not abandoned on a slow run (the suite under ThreadSanitizer).
+    private struct HeldHandshake {
+        let worker = WorkerThread()
+        let target: TargetNode
+        let alice: WireClient
+        let bob: WireClient
 
-    private func stop(_ target: TargetNode, _ worker: WorkerThread) async throws {
-        await target.stop()
-        try await worker.pool.shutdownGracefully()
+        init() async throws {
+            target = try await TargetNode { [worker] in
+                $0.workThreads = worker.pool
+                $0.handshakeTimeout = .seconds(300)
+            }
+            alice = try target.linkedClient()
+            worker.hold()
+            bob = try WireClient(port: target.port)
+            try bob.startHandshake(as: target.bob, to: target.node.key)
+        }
+
+        func stop() async throws {
+            await target.stop()
+            try await worker.pool.shutdownGracefully()
+        }
     }
 
     @Test func messagesKeepFlowingWhileAHandshakeIsAnswered() async throws {
-        let worker = WorkerThread()
-        let (target, alice) = try await linkedTarget(on: worker)
-        worker.hold()
-        let bob = try WireClient(port: target.port)
-        try bob.startHandshake(as: target.bob, to: target.node.key)
-
+        let held = try await HeldHandshake()
         // A lone envelope is verified on the loop: shown while Bob's message 1 waits for the worker.
-        try alice.send(.message(envelope: try target.envelope(seq: 1).encoded()))
-        try alice.ping()
-        #expect(target.events.messages.map(\.seq) == [1])
-        #expect(!bob.hasInput(within: 0.2), "message 2 waits for the worker thread, not the loop")
+        try held.alice.send(.message(envelope: try held.target.envelope(seq: 1).encoded()))
+        try held.alice.ping()
+        #expect(held.target.events.messages.map(\.seq) == [1])
+        #expect(!held.bob.hasInput(within: 0.2), "message 2 waits for the worker thread, not the loop")
 
-        worker.release()
-        try bob.finishHandshake()
-        try bob.ping()
-        try await stop(target, worker)
+        held.worker.release()
+        try held.bob.finishHandshake()
+        try held.bob.ping()
+        try await held.stop()
     }
 
     @Test func aReplayArrivingWhileTheOriginalIsAnsweredIsRefused() async throws {
-        let worker = WorkerThread()
-        let (target, _) = try await linkedTarget(on: worker)
-        worker.hold()
-        let original = try WireClient(port: target.port)
-        try original.startHandshake(as: target.bob, to: target.node.key)
-        let replay = try WireClient(port: target.port)
-        try replay.send(original.opening)
+        let held = try await HeldHandshake()
+        let replay = try WireClient(port: held.target.port)
+        try replay.send(held.bob.opening)
 
         // Both are answered on the worker before either is checked; the loop's check sends message 2
         // for whichever comes back first and refuses the other.
-        worker.release()
-        let answers = try [original, replay].map { try $0.nextFrame() }
+        held.worker.release()
+        let answers = try [held.bob, replay].map { try $0.nextFrame() }
         #expect(answers.compactMap { $0 }.count == 1)
-        #expect(await target.rejection("replayed handshake") != nil)
-        try await stop(target, worker)
+        #expect(await held.target.rejection("replayed handshake") != nil)
+        try await held.stop()
     }
 
     @Test func aPeerUnpinnedWhileItsMessage1IsAnsweredIsRefused() async throws {
-        let worker = WorkerThread()
-        let (target, alice) = try await linkedTarget(on: worker)
-        worker.hold()
-        let bob = try WireClient(port: target.port)
-        try bob.startHandshake(as: target.bob, to: target.node.key)
+        let held = try await HeldHandshake()
         // Bob's message 1 was in the node's socket before Alice's PING, so the node has read it.
-        try alice.ping()
+        try held.alice.ping()
 
-        try NodeHome(explicit: target.directory).removePeer(named: "bob")
-        #expect(await target.events.first { $0 == .notice("bob is no longer trusted; its link is closed.") } != nil)
-        worker.release()
-        #expect(try bob.readUntilClosed() == [], "no message 2 for a key unpinned meanwhile")
-        #expect(await target.rejection("key not pinned")?.key == target.bob.publicKey)
-        try await stop(target, worker)
+        try NodeHome(explicit: held.target.directory).removePeer(named: "bob")
+        #expect(await held.target.events.first { $0 == .notice("bob is no longer trusted; its link is closed.") } != nil)
+        held.worker.release()
+        #expect(try held.bob.readUntilClosed() == [], "no message 2 for a key unpinned meanwhile")
+        #expect(await held.target.rejection("key not pinned")?.key == held.target.bob.publicKey)
+        try await held.stop()
     }
 }
