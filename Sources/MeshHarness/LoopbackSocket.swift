@@ -146,6 +146,12 @@ public final class LoopbackSocket: @unchecked Sendable {
         }
     }
 
+    /// Whether bytes (or the end of the stream) arrive within `seconds`; nothing is read.
+    public func hasInput(within seconds: Double) -> Bool {
+        var request = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&request, 1, Int32(seconds * 1000)) > 0
+    }
+
     /// Up to `limit` bytes of what is there; empty at end of stream.
     public func receive(upTo limit: Int = 65536) throws -> [UInt8] {
         try [UInt8](unsafeUninitializedCapacity: limit) { buffer, count in

@@ -106,9 +106,7 @@ public final class WireClient {
 
     /// Whether the node sent anything (or closed) within `seconds`; nothing is read.
     public func hasInput(within seconds: Double) -> Bool {
-        if decoder.bufferedByteCount > 0 || sawEndOfStream { return true }
-        var request = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-        return poll(&request, 1, Int32(seconds * 1000)) > 0
+        decoder.bufferedByteCount > 0 || sawEndOfStream || socket.hasInput(within: seconds)
     }
 
     private static func identity(_ key: SigningPrivateKey, nickname: String) -> LinkIdentity {

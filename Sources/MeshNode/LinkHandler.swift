@@ -17,8 +17,9 @@ final class LinkHandler: ChannelInboundHandler {
     private enum Phase {
         case awaitingPreamble(ResponderHandshake)
         case awaitingMessage1(ResponderHandshake)
-        /// Responder: message 1 is being answered beside the loop; nothing more is read meanwhile.
-        case answeringMessage1
+        /// A handshake step (answering message 1, making message 1, reading message 2) is running
+        /// on a worker thread; nothing more is read until it is back.
+        case besideLoop
         case awaitingMessage2(InitiatorHandshake)
         /// Responder: message 2 sent; the link counts only once the first transport frame decrypts.
         case awaitingFirstTransport(EstablishedLink)
@@ -93,13 +94,34 @@ final class LinkHandler: ChannelInboundHandler {
             handshakeTimer?.cancel()
             return refuse(reason: refusal.rawValue, key: nil)
         }
-        guard case .awaitingMessage2(var handshake) = phase else { return }
-        do {
-            let opening = try handshake.start()
-            phase = .awaitingMessage2(handshake)
-            write(opening)
-        } catch {
-            fail(.handshake(error))
+        guard case .awaitingMessage2(let handshake) = phase else { return }
+        besideLoop({ () throws(HandshakeFailure) in
+            var started = handshake
+            let opening = try started.start()
+            return (started, opening)
+        }, then: { handler, result in
+            do throws(HandshakeFailure) {
+                let (started, opening) = try result.get()
+                handler.phase = .awaitingMessage2(started)
+                handler.write(opening)
+                handler.resumeReading()
+            } catch {
+                handler.fail(.handshake(error))
+            }
+        })
+    }
+
+    /// Runs one handshake step (its X25519 operations) on the node's worker threads and `then`
+    /// hands its result back on the loop, unless the connection closed meanwhile. The connection
+    /// reads nothing in between; whoever takes the result back resumes reading.
+    private func besideLoop<Success: Sendable>(_ step: @escaping @Sendable () throws(HandshakeFailure) -> Success,
+                                               then: @escaping (LinkHandler, Result<Success, HandshakeFailure>) -> Void) {
+        phase = .besideLoop
+        setAutoRead(false)
+        core.offLoop.run({ Result(catching: step) }) { [weak self] result in
+            guard let self, case .besideLoop = phase else { return }  // closed meanwhile
+            phase = .closed
+            then(self, result)
         }
     }
 
@@ -185,8 +207,8 @@ final class LinkHandler: ChannelInboundHandler {
                 continue
             }
             // Frames already read wait here while reading is paused (`awaitVerification(of:)`), or
-            // while message 1 is being answered: nothing may overtake message 2.
-            if case .answeringMessage1 = phase { return }
+            // while a handshake step runs beside the loop: nothing may overtake it.
+            if case .besideLoop = phase { return }
             guard !readingPaused, let length = inbound.getInteger(at: inbound.readerIndex, as: UInt16.self) else { return }
             // "A zero length is a protocol error and closes the connection." (PROTOCOL.md 2)
             guard length > 0 else { return protocolViolation("zero-length frame") }
@@ -206,32 +228,15 @@ final class LinkHandler: ChannelInboundHandler {
         case .awaitingPreamble, .closed:
             return
         case .awaitingMessage1(let handshake):
-            phase = .answeringMessage1
-            setAutoRead(false)
             let timestamp = core.nextHandshakeTimestamp()
             let trusted = core.trusted
-            core.offLoop.run({
-                Result { () throws(HandshakeFailure) in
-                    try handshake.receive(message1: frame, timestamp: timestamp, pinnedStaticKey: trusted.staticKey(of:))
-                }
-            }, then: { [weak self] answer in self?.answered(answer) })
-        case .answeringMessage1:
+            besideLoop({ () throws(HandshakeFailure) in
+                try handshake.receive(message1: frame, timestamp: timestamp, pinnedStaticKey: trusted.staticKey(of:))
+            }, then: { $0.answered($1) })
+        case .besideLoop:
             return
         case .awaitingMessage2(let handshake):
-            phase = .closed
-            do {
-                let link = try handshake.receive(message2: frame)
-                remotePayload = link.remote
-                suite = link.suite
-                phase = .established(link)
-                handshakeTimer?.cancel()
-                // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
-                send(.ping(token: SecureRandom.uint64()))
-                registered = true
-                core.linkEstablished(self)
-            } catch {
-                fail(.handshake(error))
-            }
+            besideLoop({ () throws(HandshakeFailure) in try handshake.receive(message2: frame) }, then: { $0.completed($1) })
         case .awaitingFirstTransport(var link):
             phase = .closed
             guard let plaintext = try? link.transport.decrypt(frame) else {
@@ -256,11 +261,28 @@ final class LinkHandler: ChannelInboundHandler {
         }
     }
 
-    /// Sends message 2 for an answered message 1 if the replay check passes and the peer is still
-    /// pinned (the trusted-peers file may have changed while it was answered); refuses it otherwise.
+    /// Initiator: message 2 was read beside the loop; the link is up, or the dial failed.
+    private func completed(_ result: Result<EstablishedLink, HandshakeFailure>) {
+        do throws(HandshakeFailure) {
+            let link = try result.get()
+            remotePayload = link.remote
+            suite = link.suite
+            phase = .established(link)
+            handshakeTimer?.cancel()
+            // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
+            send(.ping(token: SecureRandom.uint64()))
+            registered = true
+            core.linkEstablished(self)
+            resumeReading()
+        } catch {
+            fail(.handshake(error))
+        }
+    }
+
+    /// Responder: sends message 2 for an answered message 1 if the replay check passes and the
+    /// peer is still pinned (the trusted-peers file may have changed while it was answered);
+    /// refuses it otherwise.
     private func answered(_ answer: Result<AnsweredMessage1, HandshakeFailure>) {
-        guard case .answeringMessage1 = phase else { return }  // closed meanwhile
-        phase = .closed
         do throws(HandshakeFailure) {
             let answer = try answer.get()
             let identity = answer.remote.identity

@@ -92,4 +92,55 @@ struct HandshakeBesideLoopTests {
         #expect(await held.target.rejection("key not pinned")?.key == held.target.bob.publicKey)
         try await held.stop()
     }
+
+    @Test func aDialMakesMessage1AndReadsMessage2BesideTheLoop() async throws {
+        let worker = WorkerThread()
+        let (listener, port) = try LoopbackSocket.listen()
+        // Held before the node starts, so its dial to Alice's address waits for the worker at once.
+        worker.hold()
+        let target = try await TargetNode(aliceAddress: HostPort(host: "127.0.0.1", port: port)) { [worker] in
+            $0.workThreads = worker.pool
+            $0.handshakeTimeout = .seconds(300)
+        }
+        let connection = try listener.accept()
+        #expect(!connection.hasInput(within: 0.2), "message 1 waits for the worker thread")
+        worker.release()
+
+        // Alice answers as a responder would.
+        var responder = ResponderHandshake(identity: LinkIdentity(signingKey: target.alice, nickname: "alice",
+                                                                  listenPort: 0, preSharedKey: nil))
+        try responder.receive(preamble: try Self.read(Preamble.byteCount, from: connection))
+        let (message2, link) = try responder.receive(message1: try Self.readFrame(from: connection), timestamp: HandshakeTimestamps.next(),
+                                                     pinnedStaticKey: { $0 == target.node.key ? try? $0.keyAgreementKey() : nil })
+            .unlessReplayed(lastAccepted: nil)
+        worker.hold()
+        try connection.send(message2)
+        #expect(!connection.hasInput(within: 0.2), "message 2 is read on the worker thread")
+        worker.release()
+
+        // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
+        var transport = link.transport
+        guard case .ping = try Plaintext.parse(transport.decrypt(try Self.readFrame(from: connection))) else {
+            Issue.record("the node's first transport frame is not a PING")
+            return
+        }
+        #expect(await target.events.first { if case .linkUp = $0 { true } else { false } } != nil)
+        connection.close()
+        await target.stop()
+        try await worker.pool.shutdownGracefully()
+    }
+
+    /// Exactly `count` bytes from `socket`; fails instead of hanging if they do not come.
+    private static func read(_ count: Int, from socket: LoopbackSocket) throws -> [UInt8] {
+        guard socket.hasInput(within: 10) else { throw HarnessFailure("nothing from the node within 10 s") }
+        var bytes = [UInt8](repeating: 0, count: count)
+        try bytes.withUnsafeMutableBytes { try socket.receiveExactly(into: $0) }
+        return bytes
+    }
+
+    /// The payload of the next frame from `socket`.
+    private static func readFrame(from socket: LoopbackSocket) throws -> [UInt8] {
+        let length = try read(Framing.lengthPrefixBytes, from: socket)
+        return try read(Int(length[0]) << 8 | Int(length[1]), from: socket)
+    }
 }
