@@ -99,16 +99,7 @@ final class LinkHandler: ChannelInboundHandler {
             var started = handshake
             let opening = try started.start()
             return (started, opening)
-        }, then: { handler, result in
-            do throws(HandshakeFailure) {
-                let (started, opening) = try result.get()
-                handler.phase = .awaitingMessage2(started)
-                handler.write(opening)
-                handler.resumeReading()
-            } catch {
-                handler.fail(.handshake(error))
-            }
-        })
+        }, then: { $0.started($1) })
     }
 
     /// Runs one handshake step (its X25519 operations) on the node's worker threads and `then`
@@ -258,6 +249,18 @@ final class LinkHandler: ChannelInboundHandler {
             }
             phase = .established(link)
             handlePlaintext(plaintext)
+        }
+    }
+
+    /// Initiator: message 1 was made beside the loop; it goes out, or the dial failed.
+    private func started(_ result: Result<(InitiatorHandshake, opening: [UInt8]), HandshakeFailure>) {
+        do throws(HandshakeFailure) {
+            let (handshake, opening) = try result.get()
+            phase = .awaitingMessage2(handshake)
+            write(opening)
+            resumeReading()
+        } catch {
+            fail(.handshake(error))
         }
     }
 
