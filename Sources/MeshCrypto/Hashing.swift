@@ -79,10 +79,8 @@ public enum HashFunction: Sendable {
             }
             for index in 1...outputs {
                 // output1 = HMAC(temp_key, 0x01); output_n = HMAC(temp_key, output_n-1 || n)
-                withUnsafeBytes(of: UInt8(index)) { counter in
-                    hmac(key: tempKey, index == 1 ? counter : UnsafeRawBufferPointer(slots[index - 1]),
-                         index == 1 ? UnsafeRawBufferPointer(start: nil, count: 0) : counter, into: slots[index])
-                }
+                let previous = index == 1 ? UnsafeRawBufferPointer(start: nil, count: 0) : UnsafeRawBufferPointer(slots[index - 1])
+                withUnsafeBytes(of: UInt8(index)) { counter in hmac(key: tempKey, previous, counter, into: slots[index]) }
             }
             return (1...outputs).map { SecureBytes(UnsafeRawBufferPointer(slots[$0])) }
         }

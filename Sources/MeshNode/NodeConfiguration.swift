@@ -45,7 +45,7 @@ public struct NodeConfiguration: Sendable {
     public var maximumRedialDelay: TimeAmount = .seconds(30)
     /// The bounds that hold under attack (docs/limits.md).
     public var limits = NodeLimits()
-    /// The worker threads that check signatures and answer handshakes beside the event loop.
+    /// The worker threads that check signatures and run handshakes' X25519 steps beside the event loop.
     public var workThreads: NIOThreadPool = .singleton
 
     /// A configuration with defaults for everything but the home and nickname.

@@ -38,7 +38,7 @@ final class NodeCore {
     /// Envelopes received in this loop tick, screened together by `drainInbox`.
     private var inbox: [(bytes: [UInt8], arrival: Arrival)] = []
     /// Checks signatures of screened envelopes beside the loop and hands them back in order to be stored.
-    /// Signature checks and handshake answers, run beside the loop.
+    /// Signature checks and handshake steps, run beside the loop.
     private(set) lazy var offLoop = OffLoopWork(eventLoop: eventLoop, threads: configuration.workThreads)
     private lazy var verifier = SignatureVerifier<Arrival>(work: offLoop) { [unowned self] items, verdicts in
         storeVerified(items, verdicts)
@@ -135,9 +135,9 @@ final class NodeCore {
         }
     }
 
-    /// Closes every link with BYE 6 and stops dialing, verifying and answering handshakes: no
-    /// envelope is stored after this. The future completes once no signature check or handshake
-    /// is out on the thread pool, so the loop can close after it.
+    /// Closes every link with BYE 6 and stops dialing, verifying and handshaking: no envelope is
+    /// stored after this. The future completes once no signature check or handshake step is out on
+    /// the thread pool, so the loop can close after it.
     func stop() -> EventLoopFuture<Void> {
         eventLoop.assertInEventLoop()
         stopping = true
