@@ -1,8 +1,10 @@
 import Dispatch
+import Foundation
 import MeshCrypto
 import MeshHarness
 import MeshNode
 import MeshWire
+import NIOConcurrencyHelpers
 import NIOPosix
 import Testing
 
@@ -91,6 +93,30 @@ struct HandshakeBesideLoopTests {
         #expect(try held.bob.readUntilClosed() == [], "no message 2 for a key unpinned meanwhile")
         #expect(await held.target.rejection("key not pinned")?.key == held.target.bob.publicKey)
         try await held.stop()
+    }
+
+    @Test func aNodeStoppedWithAHandshakeStepOutClosesTheConnectionAndWaitsForTheStep() async throws {
+        let held = try await HeldHandshake()
+        let stopped = StopFlag()
+        let node = held.target.node
+        let stopping = Task {
+            await node.stop()
+            stopped.set()
+        }
+        #expect(try held.bob.readUntilClosed() == [], "the stop closes Bob's connection without message 2")
+        // Nothing to await for a stop that must not finish yet: a bounded wait, as `hasInput(within:)`.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!stopped.isSet, "the stop waits for the step still out on the worker, so nothing reaches a closed loop")
+        held.worker.release()
+        await stopping.value
+        try await held.worker.pool.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: held.target.directory)
+    }
+
+    private final class StopFlag: Sendable {
+        private let lock = NIOLockedValueBox(false)
+        var isSet: Bool { lock.withLockedValue { $0 } }
+        func set() { lock.withLockedValue { $0 = true } }
     }
 
     @Test func aDialMakesMessage1AndReadsMessage2BesideTheLoop() async throws {
