@@ -8,7 +8,8 @@ import NIOCore
 /// the pure `InitiatorHandshake`/`ResponderHandshake` and `TransportState` decide, and handing
 /// established-link events and plaintexts to the node core.
 ///
-/// Runs on the node's single event loop, like the core it reports to.
+/// Runs on the node's single event loop, like the core it reports to; only the X25519 work of its
+/// handshake steps runs on the core's worker threads (`besideLoop`).
 final class LinkHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
