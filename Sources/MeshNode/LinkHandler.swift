@@ -100,20 +100,39 @@ final class LinkHandler: ChannelInboundHandler {
             var started = handshake
             let opening = try started.start()
             return (started, opening)
-        }, then: { $0.started($1) })
+        }, then: { $0.started($1.0, opening: $1.1) })
     }
 
     /// Runs one handshake step (its X25519 operations) on the node's worker threads and `then`
-    /// hands its result back on the loop, unless the connection closed meanwhile. The connection
-    /// reads nothing in between; whoever takes the result back resumes reading.
+    /// carries on with its result back on the loop, unless the connection closed meanwhile. The
+    /// connection reads nothing in between; `then` resumes reading. A failure of the step or of
+    /// `then` ends the handshake (`handshakeFailed`).
     private func besideLoop<Success: Sendable>(_ step: @escaping @Sendable () throws(HandshakeFailure) -> Success,
-                                               then: @escaping (LinkHandler, Result<Success, HandshakeFailure>) -> Void) {
+                                               then: @escaping (LinkHandler, Success) throws(HandshakeFailure) -> Void) {
         phase = .besideLoop
         setAutoRead(false)
         core.offLoop.run({ Result(catching: step) }) { [weak self] result in
             guard let self, case .besideLoop = phase else { return }  // closed meanwhile
             phase = .closed
-            then(self, result)
+            do throws(HandshakeFailure) {
+                try then(self, result.get())
+            } catch {
+                handshakeFailed(error)
+            }
+        }
+    }
+
+    /// A dial that failed is reported as such; an accepted connection is closed without a reply,
+    /// the refusal saying why (PROTOCOL.md 4).
+    private func handshakeFailed(_ failure: HandshakeFailure) {
+        guard direction == .inbound else { return fail(.handshake(failure)) }
+        switch failure {
+        case .untrusted(let key):
+            refuse(reason: "key not pinned", key: key)
+        case .replayed:
+            refuse(reason: "replayed handshake", key: nil)
+        default:
+            refuse(reason: "handshake failed", key: nil)
         }
     }
 
@@ -224,7 +243,7 @@ final class LinkHandler: ChannelInboundHandler {
             let trusted = core.trusted
             besideLoop({ () throws(HandshakeFailure) in
                 try handshake.receive(message1: frame, timestamp: timestamp, pinnedStaticKey: trusted.staticKey(of:))
-            }, then: { $0.answered($1) })
+            }, then: { handler, answer throws(HandshakeFailure) in try handler.answered(answer) })
         case .besideLoop:
             return
         case .awaitingMessage2(let handshake):
@@ -253,62 +272,39 @@ final class LinkHandler: ChannelInboundHandler {
         }
     }
 
-    /// Initiator: message 1 was made beside the loop; it goes out, or the dial failed.
-    private func started(_ result: Result<(InitiatorHandshake, opening: [UInt8]), HandshakeFailure>) {
-        do throws(HandshakeFailure) {
-            let (handshake, opening) = try result.get()
-            phase = .awaitingMessage2(handshake)
-            write(opening)
-            resumeReading()
-        } catch {
-            fail(.handshake(error))
-        }
+    /// Initiator: message 1 was made beside the loop; it goes out.
+    private func started(_ handshake: InitiatorHandshake, opening: [UInt8]) {
+        phase = .awaitingMessage2(handshake)
+        write(opening)
+        resumeReading()
     }
 
-    /// Initiator: message 2 was read beside the loop; the link is up, or the dial failed.
-    private func completed(_ result: Result<EstablishedLink, HandshakeFailure>) {
-        do throws(HandshakeFailure) {
-            let link = try result.get()
-            remotePayload = link.remote
-            suite = link.suite
-            phase = .established(link)
-            handshakeTimer?.cancel()
-            // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
-            send(.ping(token: SecureRandom.uint64()))
-            registered = true
-            core.linkEstablished(self)
-            resumeReading()
-        } catch {
-            fail(.handshake(error))
-        }
+    /// Initiator: message 2 was read beside the loop; the link is up.
+    private func completed(_ link: EstablishedLink) {
+        remotePayload = link.remote
+        suite = link.suite
+        phase = .established(link)
+        handshakeTimer?.cancel()
+        // "Right after the handshake the initiator sends a PING." (PROTOCOL.md 4)
+        send(.ping(token: SecureRandom.uint64()))
+        registered = true
+        core.linkEstablished(self)
+        resumeReading()
     }
 
     /// Responder: sends message 2 for an answered message 1 if the replay check passes and the
-    /// peer is still pinned (the trusted-peers file may have changed while it was answered);
-    /// refuses it otherwise.
-    private func answered(_ answer: Result<AnsweredMessage1, HandshakeFailure>) {
-        do throws(HandshakeFailure) {
-            let answer = try answer.get()
-            let identity = answer.remote.identity
-            guard core.trusted.staticKey(of: identity) != nil else { throw .untrusted(identity) }
-            let (message2, link) = try answer.unlessReplayed(lastAccepted: core.lastAcceptedTimestamp(from: identity))
-            remoteKey = identity
-            remotePayload = link.remote
-            suite = link.suite
-            core.recordAcceptedTimestamp(link.remote.timestamp, from: identity)
-            phase = .awaitingFirstTransport(link)
-            write(message2)
-            resumeReading()
-        } catch {
-            switch error {
-            case .untrusted(let key):
-                refuse(reason: "key not pinned", key: key)
-            case .replayed:
-                refuse(reason: "replayed handshake", key: nil)
-            default:
-                refuse(reason: "handshake failed", key: nil)
-            }
-        }
+    /// peer is still pinned (the trusted-peers file may have changed while it was answered).
+    private func answered(_ answer: AnsweredMessage1) throws(HandshakeFailure) {
+        let identity = answer.remote.identity
+        guard core.trusted.staticKey(of: identity) != nil else { throw .untrusted(identity) }
+        let (message2, link) = try answer.unlessReplayed(lastAccepted: core.lastAcceptedTimestamp(from: identity))
+        remoteKey = identity
+        remotePayload = link.remote
+        suite = link.suite
+        core.recordAcceptedTimestamp(link.remote.timestamp, from: identity)
+        phase = .awaitingFirstTransport(link)
+        write(message2)
+        resumeReading()
     }
 
     /// Decrypts the next `length` bytes of `inbound` (a transport frame) in place of copying them out first.

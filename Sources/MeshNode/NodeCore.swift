@@ -37,9 +37,9 @@ final class NodeCore {
     private var lastSeen: [SigningPublicKey: UInt64] = [:]
     /// Envelopes received in this loop tick, screened together by `drainInbox`.
     private var inbox: [(bytes: [UInt8], arrival: Arrival)] = []
-    /// Checks signatures of screened envelopes beside the loop and hands them back in order to be stored.
     /// Signature checks and handshake steps, run beside the loop.
     private(set) lazy var offLoop = OffLoopWork(eventLoop: eventLoop, threads: configuration.workThreads)
+    /// Checks signatures of screened envelopes beside the loop and hands them back in order to be stored.
     private lazy var verifier = SignatureVerifier<Arrival>(work: offLoop) { [unowned self] items, verdicts in
         storeVerified(items, verdicts)
     }

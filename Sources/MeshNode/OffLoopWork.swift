@@ -1,7 +1,7 @@
 import NIOCore
 import NIOPosix
 
-/// Runs CPU-heavy work (signature checks, handshake answers) on worker threads and hands each
+/// Runs CPU-heavy work (signature checks, handshake steps) on worker threads and hands each
 /// result back on the node's event loop, so the loop keeps moving messages meanwhile.
 ///
 /// Once stopped it hands nothing back: results still out are dropped as they come in, and `stop`'s
