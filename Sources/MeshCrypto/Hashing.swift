@@ -36,24 +36,11 @@ public enum HashFunction: Sendable {
 
     /// HASH over the concatenation of `parts`, streamed without concatenating.
     public func hash(parts: [[UInt8]]) -> [UInt8] {
-        switch self {
-        case .blake2b:
-            _ = Sodium.initialised
-            // The state struct is 64-byte aligned in C and does not import; allocate it by size.
-            let state = UnsafeMutableRawPointer.allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
-            defer { sodium_memzero(state, crypto_generichash_statebytes()); state.deallocate() }
-            let opaque = OpaquePointer(state)
-            var out = [UInt8](repeating: 0, count: outputByteCount)
-            crypto_generichash_init(opaque, nil, 0, outputByteCount)
-            for part in parts {
-                part.withUnsafeBufferPointer { _ = crypto_generichash_update(opaque, $0.baseAddress, UInt64($0.count)) }
+        [UInt8](unsafeUninitializedCapacity: outputByteCount) { out, count in
+            hash(into: UnsafeMutableRawBufferPointer(out)) { update in
+                for part in parts { part.withUnsafeBytes(update) }
             }
-            crypto_generichash_final(opaque, &out, outputByteCount)
-            return out
-        case .sha256:
-            let stream = SHA256Stream()
-            for part in parts { stream.update(part) }
-            return stream.finish()
+            count = outputByteCount
         }
     }
 
@@ -94,19 +81,27 @@ public enum HashFunction: Sendable {
             let (block, inner) = (scratch[0], scratch[1])
             // The key, hashed first if longer than a block, zero-padded to a block.
             if key.count > blockByteCount {
-                hash([key], into: block)
+                hash(into: block) { $0(key) }
             } else if key.count > 0 {
                 block.copyMemory(from: key)
             }
             for index in block.indices { block[index] ^= 0x36 }
-            hash([UnsafeRawBufferPointer(block), first, second], into: inner)
+            hash(into: inner) { update in
+                update(UnsafeRawBufferPointer(block))
+                update(first)
+                update(second)
+            }
             for index in block.indices { block[index] ^= 0x36 ^ 0x5c }
-            hash([UnsafeRawBufferPointer(block), UnsafeRawBufferPointer(inner)], into: out)
+            hash(into: out) { update in
+                update(UnsafeRawBufferPointer(block))
+                update(UnsafeRawBufferPointer(inner))
+            }
         }
     }
 
-    /// HASH over the concatenation of `parts`, written to the start of `out`.
-    private func hash(_ parts: [UnsafeRawBufferPointer], into out: UnsafeMutableRawBufferPointer) {
+    /// HASH over what `feed` passes to its `update`, in order, written to the start of `out`.
+    private func hash(into out: UnsafeMutableRawBufferPointer,
+                      _ feed: (_ update: (UnsafeRawBufferPointer) -> Void) -> Void) {
         switch self {
         case .blake2b:
             _ = Sodium.initialised
@@ -115,14 +110,15 @@ public enum HashFunction: Sendable {
                 defer { sodium_memzero(state.baseAddress!, state.count) }
                 let opaque = OpaquePointer(state.baseAddress!)
                 crypto_generichash_init(opaque, nil, 0, outputByteCount)
-                for part in parts where part.count > 0 {
+                feed { part in
+                    guard part.count > 0 else { return }
                     crypto_generichash_update(opaque, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
                 }
                 crypto_generichash_final(opaque, out.baseAddress!.assumingMemoryBound(to: UInt8.self), outputByteCount)
             }
         case .sha256:
             let stream = SHA256Stream()
-            for part in parts where part.count > 0 { stream.update(part) }
+            feed { part in if part.count > 0 { stream.update(part) } }
             stream.finish(into: out)
         }
     }
