@@ -36,6 +36,10 @@ public final class SQLiteMessageStore: MessageStore {
     /// The connection of the `transaction` in progress, so calls inside it join it rather than
     /// re-entering the queue (which GRDB forbids).
     private var activeDatabase: Database?
+    /// `highestSeq(author: options.owner)` once read, asked for every message this node posts.
+    /// Nothing else writes the file (`StoreLock`), so it stays exact: the writes that can raise it
+    /// raise it too, and a rollback forgets it.
+    private var ownHighestSeq: UInt64?
 
     /// Opens the store at `path`, creating it if absent, and brings its schema up to date. Refuses,
     /// without writing a byte to it, a file that is not SQLite, one another node holds, or one
@@ -148,6 +152,7 @@ public final class SQLiteMessageStore: MessageStore {
             if let maxAge = options.retention.maxAgeMilliseconds, timestamp < nowMilliseconds - maxAge {
                 guard try !Self.contains(db, id: envelope.id) else { return .notStored }
                 try Self.markPruned(db, author: Data(author), seq: seq)
+                raiseOwnHighestSeq(author: envelope.author, to: envelope.seq)
                 return .notStored
             }
             try db.cachedStatement(sql: """
@@ -160,7 +165,9 @@ public final class SQLiteMessageStore: MessageStore {
                 ], in: db)
             guard db.changesCount > 0 else { return .notStored }
             // The author's next seq, with nothing held beyond it, is one no other envelope has.
-            guard try !Self.recordNext(db, author: author, seq: seq) else { return .stored }
+            let isNext = try Self.recordNext(db, author: author, seq: seq)
+            raiseOwnHighestSeq(author: envelope.author, to: envelope.seq)
+            guard !isNext else { return .stored }
             try Self.recordHeld(db, author: Data(author), seq: seq)
             return try Self.holdsAnother(db, author: author, seq: seq, id: envelope.id) ? .storedReusingSeq : .stored
         }
@@ -169,12 +176,22 @@ public final class SQLiteMessageStore: MessageStore {
     /// The highest seq held or pruned for `author`, 0 if none; for `Options.owner`, at least
     /// `ownSeqFloor()`. It never goes down.
     public func highestSeq(author: SigningPublicKey) throws(StoreError) -> UInt64 {
-        try read { db in
+        let isOwner = author == options.owner
+        if isOwner, let ownHighestSeq { return ownHighestSeq }
+        let highest = try read { db in
             let highest = try db.cachedStatement(sql: "SELECT highest FROM author WHERE key = ?")
                 .run([.blob(author.rawRepresentation)], in: db) ?? 0
-            let floor = author == options.owner ? try Self.state(db, StateKey.ownSeqFloor) : 0
+            let floor = isOwner ? try Self.state(db, StateKey.ownSeqFloor) : 0
             return max(UInt64(highest), floor)
         }
+        if isOwner { ownHighestSeq = highest }
+        return highest
+    }
+
+    /// Keeps `ownHighestSeq` up to date with a write that made `seq` of `author` held or pruned.
+    private func raiseOwnHighestSeq(author: SigningPublicKey, to seq: UInt64) {
+        guard author == options.owner, let known = ownHighestSeq else { return }
+        ownHighestSeq = max(known, seq)
     }
 
     /// The last `limit` stored envelopes, oldest first (insertion order), optionally only the
@@ -202,9 +219,14 @@ public final class SQLiteMessageStore: MessageStore {
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         if let db = activeDatabase {
             var result: T?
-            try db.inSavepoint {
-                result = try body()
-                return .commit
+            do {
+                try db.inSavepoint {
+                    result = try body()
+                    return .commit
+                }
+            } catch {
+                ownHighestSeq = nil
+                throw error
             }
             // inSavepoint returns only after `body` returned a value.
             return result!
@@ -295,6 +317,7 @@ public final class SQLiteMessageStore: MessageStore {
             let current = try Self.state(db, StateKey.ownSeqFloor)
             if seq > current { try Self.setState(db, StateKey.ownSeqFloor, seq) }
         }
+        if let known = ownHighestSeq { ownHighestSeq = max(known, seq) }
     }
 
     // MARK: - Retention and health
@@ -367,6 +390,7 @@ public final class SQLiteMessageStore: MessageStore {
                 try db.cachedStatement(sql: "COMMIT").execute()
                 return result
             } catch {
+                ownHighestSeq = nil
                 // SQLite may already have rolled back (a full disk, say); ROLLBACK then has nothing to do.
                 if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
                 throw error

@@ -49,6 +49,43 @@ import Testing
         #expect(try store.highestSeq(author: alice.publicKey) == 1)
     }
 
+    /// The owner's highest seq is kept in memory once read (it is asked for every post), so each
+    /// write that raises it must raise it there too, and every rollback must forget it: a stale
+    /// value would reuse a seq or leave a gap in this node's own sequence.
+    @Test func theOwnersHighestSeqFollowsEveryWriteAndForgetsRollbacks() throws {
+        let me = Author()
+        let store = try SQLiteMessageStore.inMemory(options: .init(retention: .default, owner: me.publicKey))
+        #expect(try store.highestSeq(author: me.publicKey) == 0)
+        #expect(try store.insert(try me.room(1)) == .stored)
+        #expect(try store.highestSeq(author: me.publicKey) == 1, "a post raises it")
+        #expect(try store.insert(try me.room(3)) == .stored)
+        #expect(try store.highestSeq(author: me.publicKey) == 3, "an own envelope out of order raises it")
+        try store.raiseOwnSeqFloor(to: 7)
+        #expect(try store.highestSeq(author: me.publicKey) == 7, "the floor raises it")
+        let aged = try me.room(9, timestamp: milliseconds(Date().addingTimeInterval(-91 * 24 * 3600)))
+        #expect(try store.insert(aged) == .notStored)
+        #expect(try store.highestSeq(author: me.publicKey) == 9, "an own envelope pruned on arrival raises it")
+
+        #expect(throws: Boom.self) {
+            try store.transaction {
+                _ = try store.insert(try me.room(10))
+                #expect(try store.highestSeq(author: me.publicKey) == 10, "inside the transaction it is seen")
+                throw Boom()
+            }
+        }
+        #expect(try store.highestSeq(author: me.publicKey) == 9, "a rollback forgets it")
+        try store.transaction {
+            _ = try store.insert(try me.room(10))
+            #expect(throws: Boom.self) {
+                try store.transaction {
+                    try store.raiseOwnSeqFloor(to: 20)
+                    throw Boom()
+                }
+            }
+        }
+        #expect(try store.highestSeq(author: me.publicKey) == 10, "a savepoint's rollback forgets only its own")
+    }
+
     @Test func everythingCommittedSurvivesAReopen() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path()
