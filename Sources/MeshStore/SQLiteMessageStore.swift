@@ -40,6 +40,11 @@ public final class SQLiteMessageStore: MessageStore {
     /// Nothing else writes the file (`StoreLock`), so it stays exact: the writes that can raise it
     /// raise it too, and a rollback forgets it.
     private var ownHighestSeq: UInt64?
+    /// `frontier()` as last read, until the next write: every link's sync reads it when the link
+    /// comes up and again when the peer's frontier arrives, and a node reconnecting to its peers
+    /// does that for each of them. Any `write` forgets it, and so does a rollback, which may undo
+    /// a write the value was read after.
+    private var lastFrontier: [SigningPublicKey: SeqFrontier]?
 
     /// Opens the store at `path`, creating it if absent, and brings its schema up to date. Refuses,
     /// without writing a byte to it, a file that is not SQLite, one another node holds, or one
@@ -225,7 +230,7 @@ public final class SQLiteMessageStore: MessageStore {
                     return .commit
                 }
             } catch {
-                ownHighestSeq = nil
+                forgetWhatARollbackMayUndo()
                 throw error
             }
             // inSavepoint returns only after `body` returned a value.
@@ -244,7 +249,8 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Per author, the contiguous and highest seq held or pruned.
     public func frontier() throws(StoreError) -> [SigningPublicKey: SeqFrontier] {
-        try read { db in
+        if let lastFrontier { return lastFrontier }
+        let frontier = try read { db in
             var result: [SigningPublicKey: SeqFrontier] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, contiguous, highest FROM author")) {
                 let keyBytes: Data = row["key"]
@@ -256,6 +262,8 @@ public final class SQLiteMessageStore: MessageStore {
             }
             return result
         }
+        lastFrontier = frontier
+        return frontier
     }
 
     /// Stored envelopes by `author` with `after < seq <= through`, in seq order (a reused seq in
@@ -368,6 +376,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     /// Runs `body` inside the active transaction, or in a transaction of its own.
     private func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        lastFrontier = nil
         do {
             if let db = activeDatabase { return try body(db) }
             return try committed(body)
@@ -390,7 +399,7 @@ public final class SQLiteMessageStore: MessageStore {
                 try db.cachedStatement(sql: "COMMIT").execute()
                 return result
             } catch {
-                ownHighestSeq = nil
+                forgetWhatARollbackMayUndo()
                 // SQLite may already have rolled back (a full disk, say); ROLLBACK then has nothing to do.
                 if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
                 throw error
@@ -398,9 +407,17 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// Forgets what is kept in memory of the tables, for a rollback: it may have been read or
+    /// raised after a write the rollback undoes.
+    private func forgetWhatARollbackMayUndo() {
+        ownHighestSeq = nil
+        lastFrontier = nil
+    }
+
     /// Runs `body`, one statement, inside the active transaction, or alone: SQLite commits a lone
     /// statement by itself, durably as a transaction would, which spares running a BEGIN and a
-    /// COMMIT (recording a handshake timestamp is one a handshake).
+    /// COMMIT (recording a handshake timestamp is one a handshake). Only for `node_state` and
+    /// `peer`: unlike `write`, it keeps `lastFrontier`, which a handshake's link reads next.
     private func writeStatement(_ body: (Database) throws -> Void) throws(StoreError) {
         do {
             if let db = activeDatabase { return try body(db) }

@@ -21,6 +21,8 @@ import Testing
             try store.transaction {
                 for envelope in batch { _ = try store.insert(envelope) }
                 try store.raiseOwnSeqFloor(to: 9)
+                #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 4, highest: 4),
+                        "read inside the transaction, the frontier sees its writes")
                 throw Boom()
             }
         }
@@ -40,6 +42,7 @@ import Testing
             #expect(throws: Boom.self) {
                 try store.transaction {
                     _ = try store.insert(inner)
+                    #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 2, highest: 2))
                     throw Boom()
                 }
             }
@@ -47,6 +50,7 @@ import Testing
         #expect(try store.contains(outer.id))
         #expect(try !store.contains(inner.id))
         #expect(try store.highestSeq(author: alice.publicKey) == 1)
+        #expect(try store.frontier()[alice.publicKey] == SeqFrontier(contiguous: 1, highest: 1))
     }
 
     /// The owner's highest seq is kept in memory once read (it is asked for every post), so each
