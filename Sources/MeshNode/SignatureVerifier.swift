@@ -7,8 +7,9 @@ import NIOCore
 ///
 /// Work leaves in the order it came in: a batch's verdicts, and any step queued behind it with
 /// `afterPending` (a sync message, a PONG), are handed back on the loop only once every batch
-/// submitted before it has been handed back. A lone envelope is verified on the loop itself,
-/// where it costs no thread handoff. Used on the loop only, like the core that owns it.
+/// submitted before it has been handed back. A batch of at most `inlineBatchLimit` envelopes is
+/// verified on the loop itself, where it costs no thread handoff. Used on the loop only, like the
+/// core that owns it.
 ///
 /// Once stopped it hands nothing back: what is queued is dropped (nothing of it was stored, so the
 /// senders' next sync offers it again) and batches still on the pool are awaited, so none of them
@@ -27,6 +28,14 @@ final class SignatureVerifier<Tag> {
         /// Work that must not overtake the batches before it.
         case waiting(() -> Void)
     }
+
+    /// Batches up to this size are verified on the loop. Handing a batch to a worker costs two
+    /// wake-ups (the worker's, then the loop's again) and, on a machine whose cores are all busy,
+    /// two waits for a core, while a batch this small leaves the loop little to do meanwhile. In the
+    /// 30-node mesh, where every core is busy, handing off every batch of two or more made the p99
+    /// about a quarter longer (docs/performance.md 17). A burst or a sync answer comes in larger
+    /// batches, which still go to the workers.
+    static var inlineBatchLimit: Int { 4 }
 
     private let work: OffLoopWork
     private let deliver: (_ items: [Item], _ verdicts: [Bool]) -> Void
@@ -48,8 +57,8 @@ final class SignatureVerifier<Tag> {
         guard !items.isEmpty, !work.isStopped else { return }
         batchesSubmitted += 1
         let number = batchesSubmitted
-        guard items.count > 1 else {
-            steps.append(.batch(number: number, items: items, verdicts: [items[0].envelope.hasValidSignature]))
+        guard items.count > Self.inlineBatchLimit else {
+            steps.append(.batch(number: number, items: items, verdicts: items.map(\.envelope.hasValidSignature)))
             return release()
         }
         steps.append(.batch(number: number, items: items, verdicts: nil))

@@ -39,30 +39,74 @@ struct SignatureVerifierTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let deliveries = Deliveries()
-        let all = try envelopes(12)
-        let bad = try forged(all[5])
+        let limit = SignatureVerifier<Int>.inlineBatchLimit
+        // Off the loop, a lone envelope, off the loop with a forgery inside, on the loop.
+        let sizes = [limit + 1, 1, limit + 2, limit]
+        let all = try envelopes(sizes.reduce(0, +))
+        let badIndex = limit + 3
+        let bad = try forged(all[badIndex])
         let done = loop.makePromise(of: Void.self)
         try await loop.submit {
             let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: .singleton)) { items, verdicts in
                 for (item, valid) in zip(items, verdicts) { deliveries.log.append("\(item.tag)\(valid ? "" : " bad")") }
             }
-            func items(_ range: Range<Int>) -> [SignatureVerifier<Int>.Item] {
-                range.map { .init(envelope: $0 == 5 ? bad : all[$0], tag: $0) }
+            var next = 0
+            func submitNext(_ count: Int) {
+                verifier.submit((next..<next + count).map { .init(envelope: $0 == badIndex ? bad : all[$0], tag: $0) })
+                next += count
             }
-            // Batches off the loop, a lone envelope on it, and steps between them.
-            verifier.submit(items(0..<4))
+            submitNext(sizes[0])
             verifier.afterPending { deliveries.log.append("step A") }
-            verifier.submit(items(4..<5))
-            verifier.submit(items(5..<11))
+            submitNext(sizes[1])
+            submitNext(sizes[2])
             verifier.afterPending { deliveries.log.append("step B") }
-            verifier.submit(items(11..<12))
+            submitNext(sizes[3])
             verifier.afterPending { done.succeed() }
             #expect(!verifier.isIdle)
             deliveries.verifier = verifier
         }.get()
         try await done.futureResult.get()
         let log = try await loop.submit { deliveries.log }.get()
-        #expect(log == ["0", "1", "2", "3", "step A", "4", "5 bad", "6", "7", "8", "9", "10", "step B", "11"])
+        var expected = (0..<sizes[0]).map { "\($0)" } + ["step A"]
+        expected += (sizes[0]..<sizes[0] + sizes[1] + sizes[2]).map { $0 == badIndex ? "\($0) bad" : "\($0)" } + ["step B"]
+        expected += (all.count - sizes[3]..<all.count).map { "\($0)" }
+        #expect(log == expected)
+        try await group.shutdownGracefully()
+    }
+
+    /// A small batch costs no handoff: it is verified on the loop at once. A larger one waits for a
+    /// worker, and a small batch after it waits behind it, so verdicts still leave in order.
+    @Test func aBatchUpToTheLimitIsVerifiedOnTheLoopAndALargerOneOnAWorker() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let hold = DispatchSemaphore(value: 0)
+        let held = pool.runIfActive(eventLoop: loop) { hold.wait() }
+        let deliveries = Deliveries()
+        let limit = SignatureVerifier<Int>.inlineBatchLimit
+        let all = try envelopes(3 * limit + 1)
+        func items(_ range: Range<Int>) -> [SignatureVerifier<Int>.Item] { range.map { .init(envelope: all[$0], tag: $0) } }
+        let logAfterSmallBatch = try await loop.submit {
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: pool)) { items, _ in
+                deliveries.log += items.map { "\($0.tag)" }
+            }
+            deliveries.verifier = verifier
+            verifier.submit(items(0..<limit))
+            let logAfterSmallBatch = deliveries.log
+            verifier.submit(items(limit..<2 * limit + 1))
+            verifier.submit(items(2 * limit + 1..<3 * limit + 1))
+            return logAfterSmallBatch
+        }.get()
+        #expect(logAfterSmallBatch == (0..<limit).map { "\($0)" }, "verified and handed back on the loop, no worker free")
+        #expect(try await loop.submit { deliveries.log }.get().count == limit, "the larger batch waits for the worker")
+        hold.signal()
+        try await held.get()
+        let done = loop.makePromise(of: Void.self)
+        loop.execute { deliveries.verifier?.afterPending { done.succeed() } }
+        try await done.futureResult.get()
+        #expect(try await loop.submit { deliveries.log }.get() == all.indices.map { "\($0)" })
+        try await pool.shutdownGracefully()
         try await group.shutdownGracefully()
     }
 
@@ -88,17 +132,18 @@ struct SignatureVerifierTests {
         let hold = DispatchSemaphore(value: 0)
         let held = pool.runIfActive(eventLoop: loop) { hold.wait() }
         let deliveries = Deliveries()
-        let all = try envelopes(8)
+        let all = try envelopes(SignatureVerifier<Int>.inlineBatchLimit + 3)
         let stopped = try await loop.submit {
             let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: pool)) { items, _ in
                 deliveries.log += items.map { "\($0.tag)" }
             }
-            verifier.submit(all.prefix(4).enumerated().map { .init(envelope: $1, tag: $0) })
+            // Larger than what is verified on the loop, so it goes to the held worker.
+            verifier.submit(all.prefix(SignatureVerifier<Int>.inlineBatchLimit + 1).enumerated().map { .init(envelope: $1, tag: $0) })
             verifier.afterPending { deliveries.log.append("step") }
             let stopped = verifier.stop()
             stopped.whenSuccess { deliveries.log.append("stopped") }
             // Work given after the stop is dropped too, a lone envelope and a step included.
-            verifier.submit(all.suffix(4).enumerated().map { .init(envelope: $1, tag: $0 + 4) })
+            verifier.submit(all.suffix(2).enumerated().map { .init(envelope: $1, tag: $0 + 6) })
             verifier.submit([.init(envelope: all[0], tag: 8)])
             verifier.afterPending { deliveries.log.append("late step") }
             deliveries.verifier = verifier
