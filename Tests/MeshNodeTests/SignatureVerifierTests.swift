@@ -27,6 +27,28 @@ private func forged(_ envelope: Envelope) throws -> Envelope {
     return try Envelope.parse(bytes)
 }
 
+/// A one-thread pool whose thread the test occupies, so work given to it waits until `release()`.
+private struct HeldPool {
+    let pool: NIOThreadPool
+    private let hold: DispatchSemaphore
+    private let held: EventLoopFuture<Void>
+
+    init(completingOn loop: EventLoop) {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let hold = DispatchSemaphore(value: 0)
+        held = pool.runIfActive(eventLoop: loop) { hold.wait() }
+        self.pool = pool
+        self.hold = hold
+    }
+
+    /// Frees the thread for the work queued behind it.
+    func release() async throws {
+        hold.signal()
+        try await held.get()
+    }
+}
+
 @Suite(.serialized)
 struct SignatureVerifierTests {
     /// What a verifier handed back, in the order it did, and the verifier itself; used on its loop only.
@@ -79,16 +101,13 @@ struct SignatureVerifierTests {
     @Test func aBatchUpToTheLimitIsVerifiedOnTheLoopAndALargerOneOnAWorker() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let hold = DispatchSemaphore(value: 0)
-        let held = pool.runIfActive(eventLoop: loop) { hold.wait() }
+        let held = HeldPool(completingOn: loop)
         let deliveries = Deliveries()
         let limit = SignatureVerifier<Int>.inlineBatchLimit
         let all = try envelopes(3 * limit + 1)
         func items(_ range: Range<Int>) -> [SignatureVerifier<Int>.Item] { range.map { .init(envelope: all[$0], tag: $0) } }
         let logAfterSmallBatch = try await loop.submit {
-            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: pool)) { items, _ in
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: held.pool)) { items, _ in
                 deliveries.log += items.map { "\($0.tag)" }
             }
             deliveries.verifier = verifier
@@ -100,13 +119,12 @@ struct SignatureVerifierTests {
         }.get()
         #expect(logAfterSmallBatch == (0..<limit).map { "\($0)" }, "verified and handed back on the loop, no worker free")
         #expect(try await loop.submit { deliveries.log }.get().count == limit, "the larger batch waits for the worker")
-        hold.signal()
-        try await held.get()
+        try await held.release()
         let done = loop.makePromise(of: Void.self)
         loop.execute { deliveries.verifier?.afterPending { done.succeed() } }
         try await done.futureResult.get()
         #expect(try await loop.submit { deliveries.log }.get() == all.indices.map { "\($0)" })
-        try await pool.shutdownGracefully()
+        try await held.pool.shutdownGracefully()
         try await group.shutdownGracefully()
     }
 
@@ -127,14 +145,11 @@ struct SignatureVerifierTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         // The pool's one thread is held, so the batch stays out until the test lets it go.
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let hold = DispatchSemaphore(value: 0)
-        let held = pool.runIfActive(eventLoop: loop) { hold.wait() }
+        let held = HeldPool(completingOn: loop)
         let deliveries = Deliveries()
         let all = try envelopes(SignatureVerifier<Int>.inlineBatchLimit + 3)
         let stopped = try await loop.submit {
-            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: pool)) { items, _ in
+            let verifier = SignatureVerifier<Int>(work: OffLoopWork(eventLoop: loop, threads: held.pool)) { items, _ in
                 deliveries.log += items.map { "\($0.tag)" }
             }
             // Larger than what is verified on the loop, so it goes to the held worker.
@@ -150,11 +165,10 @@ struct SignatureVerifierTests {
             return stopped
         }.get()
         #expect(try await loop.submit { deliveries.log }.get() == [], "the stop waits while the batch is out")
-        hold.signal()
-        try await held.get()
+        try await held.release()
         try await stopped.get()
         #expect(try await loop.submit { deliveries.log }.get() == ["stopped"])
-        try await pool.shutdownGracefully()
+        try await held.pool.shutdownGracefully()
         try await group.shutdownGracefully()
     }
 
