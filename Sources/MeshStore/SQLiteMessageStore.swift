@@ -153,11 +153,12 @@ public final class SQLiteMessageStore: MessageStore {
         }
         let nowMilliseconds = Self.milliseconds(options.now())
         let author = envelope.author.rawRepresentation
+        let isOwn = envelope.author == options.owner
         return try write { db in
             if let maxAge = options.retention.maxAgeMilliseconds, timestamp < nowMilliseconds - maxAge {
                 guard try !Self.contains(db, id: envelope.id) else { return .notStored }
                 try Self.markPruned(db, author: Data(author), seq: seq)
-                raiseOwnHighestSeq(author: envelope.author, to: envelope.seq)
+                if isOwn { raiseOwnHighestSeq(to: envelope.seq) }
                 return .notStored
             }
             try db.cachedStatement(sql: """
@@ -171,7 +172,7 @@ public final class SQLiteMessageStore: MessageStore {
             guard db.changesCount > 0 else { return .notStored }
             // The author's next seq, with nothing held beyond it, is one no other envelope has.
             let isNext = try Self.recordNext(db, author: author, seq: seq)
-            raiseOwnHighestSeq(author: envelope.author, to: envelope.seq)
+            if isOwn { raiseOwnHighestSeq(to: envelope.seq) }
             guard !isNext else { return .stored }
             try Self.recordHeld(db, author: Data(author), seq: seq)
             return try Self.holdsAnother(db, author: author, seq: seq, id: envelope.id) ? .storedReusingSeq : .stored
@@ -193,10 +194,10 @@ public final class SQLiteMessageStore: MessageStore {
         return highest
     }
 
-    /// Keeps `ownHighestSeq` up to date with a write that made `seq` of `author` held or pruned.
-    private func raiseOwnHighestSeq(author: SigningPublicKey, to seq: UInt64) {
-        guard author == options.owner, let known = ownHighestSeq else { return }
-        ownHighestSeq = max(known, seq)
+    /// Keeps `ownHighestSeq`, if known, up to date with a write that made the owner's `seq` held,
+    /// pruned, or the floor.
+    private func raiseOwnHighestSeq(to seq: UInt64) {
+        if let known = ownHighestSeq { ownHighestSeq = max(known, seq) }
     }
 
     /// The last `limit` stored envelopes, oldest first (insertion order), optionally only the
@@ -325,7 +326,7 @@ public final class SQLiteMessageStore: MessageStore {
             let current = try Self.state(db, StateKey.ownSeqFloor)
             if seq > current { try Self.setState(db, StateKey.ownSeqFloor, seq) }
         }
-        if let known = ownHighestSeq { ownHighestSeq = max(known, seq) }
+        raiseOwnHighestSeq(to: seq)
     }
 
     // MARK: - Retention and health
