@@ -97,13 +97,21 @@ struct HandshakeBesideLoopTests {
 
     @Test func aNodeStoppedWithAHandshakeStepOutClosesTheConnectionAndWaitsForTheStep() async throws {
         let held = try await HeldHandshake()
+        // Bob's message 1 was in the node's socket before Alice's PING, so the node has read it.
+        try held.alice.ping()
         let stopped = StopFlag()
         let node = held.target.node
         let stopping = Task {
             await node.stop()
             stopped.set()
         }
-        #expect(try held.bob.readUntilClosed() == [], "the stop closes Bob's connection without message 2")
+        // Read on a thread of its own: the read blocks until the node closes, and the stop, a task,
+        // needs a thread of the cooperative pool meanwhile (a slow run, other suites blocking the rest).
+        nonisolated(unsafe) let bob = held.bob
+        let bobsBytes = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try bob.readUntilClosed() }) }
+        }
+        #expect(bobsBytes == [], "the stop closes Bob's connection without message 2")
         // Nothing to await for a stop that must not finish yet: a bounded wait, as `hasInput(within:)`.
         try await Task.sleep(for: .milliseconds(200))
         #expect(!stopped.isSet, "the stop waits for the step still out on the worker, so nothing reaches a closed loop")
