@@ -48,6 +48,16 @@ struct HandshakeBesideLoopTests {
             try bob.startHandshake(as: target.bob, to: target.node.key)
         }
 
+        /// Returns once the node has read Bob's message 1 and handed it to the held worker. Bob's
+        /// connection was in the node's accept queue, and his message 1 in its socket, before the
+        /// first PING: the loop accepts him at the latest in the tick that answers it, and reads him
+        /// at the latest in the tick that reads the second, where a step runs before any task a
+        /// test submits next (a stop).
+        func bobsMessage1IsOut() throws {
+            try alice.ping()
+            try alice.ping()
+        }
+
         func stop() async throws {
             await target.stop()
             try await worker.pool.shutdownGracefully()
@@ -84,8 +94,7 @@ struct HandshakeBesideLoopTests {
 
     @Test func aPeerUnpinnedWhileItsMessage1IsAnsweredIsRefused() async throws {
         let held = try await HeldHandshake()
-        // Bob's message 1 was in the node's socket before Alice's PING, so the node has read it.
-        try held.alice.ping()
+        try held.bobsMessage1IsOut()
 
         try NodeHome(explicit: held.target.directory).removePeer(named: "bob")
         #expect(await held.target.events.first { $0 == .notice("bob is no longer trusted; its link is closed.") } != nil)
@@ -97,8 +106,7 @@ struct HandshakeBesideLoopTests {
 
     @Test func aNodeStoppedWithAHandshakeStepOutClosesTheConnectionAndWaitsForTheStep() async throws {
         let held = try await HeldHandshake()
-        // Bob's message 1 was in the node's socket before Alice's PING, so the node has read it.
-        try held.alice.ping()
+        try held.bobsMessage1IsOut()
         let stopped = StopFlag()
         let node = held.target.node
         let stopping = Task {
