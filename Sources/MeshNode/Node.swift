@@ -139,9 +139,16 @@ public final class Node: Sendable {
     /// calls `done` there with one outcome per text, in order (what `post` would have returned or
     /// thrown). No task waits for it: a script's reader thread hands texts straight to the loop,
     /// one thread wake-up fewer per message. Runs posted this way are carried out in call order.
+    ///
+    /// `done` runs after the links' flush that posting scheduled: the frames are on their sockets
+    /// before the outcomes are reported, so writing the `sent` lines is not on a message's way to
+    /// its peers (docs/performance.md 18).
     public func post(_ texts: [String], done: @escaping @Sendable ([Result<NodeEvent, any Error>]) -> Void) {
         let core = self.core
-        core.eventLoop.execute { done(core.value.postRooms(texts)) }
+        core.eventLoop.execute {
+            let outcomes = core.value.postRooms(texts)
+            core.eventLoop.assumeIsolated().execute { done(outcomes) }
+        }
     }
 
     /// Posts a direct message to the pinned peer `name`.
