@@ -109,6 +109,12 @@ struct BenchCommand: ParsableCommand {
             // verifies and stores it, each alone in its transaction at 1,000 messages a second.
             bounds.append(Metric("hop_latency_work_floor_ms", (1e6 / sign + 1e6 / verify + 2 * store) / 1000, "ms",
                                  note: "1 sign + 1 verify + 2 lone commits, no waiting"))
+            if let paced = rate["loopback_pingpong_paced_rtt_ms"] {
+                // The wake-ups no hop can spare at this pace: A by its input, B by A's frame, the
+                // reader by B's output; a paced round trip is two of them.
+                bounds.append(Metric("hop_latency_paced_floor_ms", (1e6 / sign + 1e6 / verify + 2 * store) / 1000 + 1.5 * paced,
+                                     "ms", note: "the work floor + 3 wake-ups from idle"))
+            }
         }
         if let dh = rate["x25519_per_s"], let keygen = rate["x25519_keygen_per_s"] {
             // An IK handshake costs each end 4 DH and 1 ephemeral key: with both ends here, 8 DH and

@@ -114,10 +114,10 @@ struct NodeScenarios {
             Metric("link_msgs_per_s", rate, "msgs/s", goal: ">= 20000", limit: "ed25519_verify_per_s",
                    ratioName: "link_msgs_ratio_to_verify", note: "\(bulk.count) msgs"),
             Metric("hop_latency_p50_ms", latencies.percentile(50)!, "ms", goal: "<= 0.3",
-                   limit: "loopback_pingpong_rtt_ms", ratioName: "hop_latency_p50_ratio_to_rtt",
+                   limit: "hop_latency_paced_floor_ms", ratioName: "hop_latency_p50_ratio_to_floor",
                    note: latencyNote),
             Metric("hop_latency_p99_ms", latencies.percentile(99)!, "ms", goal: "<= 1.0",
-                   limit: "loopback_pingpong_rtt_ms", ratioName: "hop_latency_p99_ratio_to_rtt"),
+                   limit: "hop_latency_paced_floor_ms", ratioName: "hop_latency_p99_ratio_to_floor"),
         ]
     }
 

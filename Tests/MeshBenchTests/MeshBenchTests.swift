@@ -80,6 +80,18 @@ import Testing
         // 12.5 µs + 50 µs + 2 × 40 µs.
         #expect(abs(floor.value - 0.1425) < 1e-12)
         #expect(floor.unit == "ms")
+        #expect(!bounds.contains { $0.name == "hop_latency_paced_floor_ms" }, "no paced round trip, no paced floor")
+    }
+
+    @Test func thePacedFloorAddsThreeWakeUpsToTheWork() throws {
+        let bounds = BenchCommand.bounds(from: [
+            Metric("ed25519_sign_per_s", 80_000, "1/s"), Metric("ed25519_verify_per_s", 20_000, "1/s"),
+            Metric("store_alone_us_per_msg", 40, "us"), Metric("loopback_pingpong_paced_rtt_ms", 0.05, "ms"),
+        ])
+        let floor = try #require(bounds.first { $0.name == "hop_latency_paced_floor_ms" })
+        // The work floor (0.1425 ms) + 3 wake-ups, half a paced round trip each (25 µs).
+        #expect(abs(floor.value - 0.2175) < 1e-12)
+        #expect(floor.unit == "ms")
     }
 
     @Test func jsonLinesHaveExactlyMetricValueAndUnitAndRatiosFollow() throws {
