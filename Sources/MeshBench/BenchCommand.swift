@@ -104,16 +104,24 @@ struct BenchCommand: ParsableCommand {
                                  note: "2 cores / (1 sign + 2 verify)"))
         }
         if let sign = rate["ed25519_sign_per_s"], let verify = rate["ed25519_verify_per_s"],
+           let grouped = rate["store_grouped_us_per_msg"] {
+            // A message over a link in a burst costs one signature (A), one verification (B) and two
+            // stores, many to a transaction (A and B): on two cores at best this many a second.
+            bounds.append(Metric("link_work_bound_msgs_per_s", 2 / (1 / sign + 1 / verify + 2 * grouped / 1e6), "msgs/s",
+                                 note: "2 cores / (1 sign + 1 verify + 2 grouped stores)"))
+        }
+        if let sign = rate["ed25519_sign_per_s"], let verify = rate["ed25519_verify_per_s"],
            let store = rate["store_alone_us_per_msg"] {
             // What one message costs on its way over a hop, waiting aside: A signs and stores it, B
             // verifies and stores it, each alone in its transaction at 1,000 messages a second.
-            bounds.append(Metric("hop_latency_work_floor_ms", (1e6 / sign + 1e6 / verify + 2 * store) / 1000, "ms",
+            let workFloor = (1e6 / sign + 1e6 / verify + 2 * store) / 1000
+            bounds.append(Metric("hop_latency_work_floor_ms", workFloor, "ms",
                                  note: "1 sign + 1 verify + 2 lone commits, no waiting"))
             if let paced = rate["loopback_pingpong_paced_rtt_ms"] {
                 // The wake-ups no hop can spare at this pace: A by its input, B by A's frame, the
                 // reader by B's output; a paced round trip is two of them.
-                bounds.append(Metric("hop_latency_paced_floor_ms", (1e6 / sign + 1e6 / verify + 2 * store) / 1000 + 1.5 * paced,
-                                     "ms", note: "the work floor + 3 wake-ups from idle"))
+                bounds.append(Metric("hop_latency_paced_floor_ms", workFloor + 1.5 * paced, "ms",
+                                     note: "the work floor + 3 wake-ups from idle"))
             }
         }
         if let dh = rate["x25519_per_s"], let keygen = rate["x25519_keygen_per_s"] {

@@ -69,6 +69,18 @@ import Testing
         // 10 X25519 operations per handshake at 40,000/s, two cores: 8,000 a second.
         #expect(try #require(byName["handshake_crypto_bound_per_s"]) == 8_000)
         #expect(byName["hop_latency_work_floor_ms"] == nil, "no store ceiling, no floor")
+        #expect(byName["link_work_bound_msgs_per_s"] == nil, "no store ceiling, no link bound")
+    }
+
+    @Test func theLinksBoundIsASignAVerifyAndTwoGroupedStoresOnTwoCores() throws {
+        let bounds = BenchCommand.bounds(from: [
+            Metric("ed25519_sign_per_s", 80_000, "1/s"), Metric("ed25519_verify_per_s", 20_000, "1/s"),
+            Metric("store_grouped_us_per_msg", 10, "us"),
+        ])
+        let bound = try #require(bounds.first { $0.name == "link_work_bound_msgs_per_s" })
+        // 12.5 µs + 50 µs + 2 × 10 µs = 82.5 µs a message, two cores.
+        #expect(abs(bound.value - 2 / 82.5e-6) < 1e-6)
+        #expect(bound.unit == "msgs/s")
     }
 
     @Test func theHopsWorkFloorIsASignAVerifyAndTwoLoneCommits() throws {
